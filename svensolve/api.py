@@ -1,0 +1,304 @@
+"""Front doors: `minimize` for pytrees and Problems, `least_squares` as scipy's drop-in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from svensolve import evaluate
+from svensolve.options import make_options
+from svensolve.problem import Problem
+from svensolve.result import Result
+from svensolve.solve import solve
+
+logger = logging.getLogger(__name__)
+
+JACOBIAN_PATHS = ("auto", "dense")
+PLANNED_JACOBIAN_PATHS = ("streamed", "gram", "matrix-free")
+
+
+def minimize(
+    residuals: Problem | Callable,
+    params,
+    method: str = "sven",
+    rank: int | None = None,
+    rtol: float | None = None,
+    lr: float = 1.0,
+    control: str = "trust-region",
+    jacobian: str = "auto",
+    max_iter: int | None = 1000,
+    time_limit: float | None = None,
+    callback: Callable | None = None,
+    progress: bool | None = None,
+    ftol: float | None = 1e-8,
+    xtol: float | None = 1e-8,
+    gtol: float | None = 1e-8,
+    max_nfev: int | None = None,
+    svd: str = "auto",
+    seed: int = 0,
+    verbose: int = 0,
+    bounds=None,
+    loss: str = "linear",
+) -> Result:
+    """Minimize ``0.5 * ||r(params)||^2`` by Sven steps.
+
+    Each step is ``-lr * V_k f(s) U_k^T r`` from the truncated SVD of the
+    residual Jacobian J = U diag(s) V^T, keeping the ``rank`` largest singular
+    values above ``rtol * s_max``; the step control chooses the damping or
+    step length.
+
+    Parameters
+    ----------
+    residuals : Problem or callable
+        A `Problem`, or ``residuals(params)`` returning an array or a pytree
+        of arrays (used unscaled, so the cost is scipy's).
+    params : pytree of float arrays
+        Start point: an array, or nested dicts, lists and tuples of arrays.
+        float64 unless every leaf is float32.
+    method : {"sven"}
+    rank : int, optional
+        Number of singular directions kept (the paper's k); all by default.
+    rtol : float, optional
+        Singular values below ``rtol * s_max`` are dropped. Default: rounding
+        level ``eps * max(n, p)`` when there are at least as many residuals as
+        parameters, else 1e-7 (measured best on the 2D Poisson PINN).
+    lr : float
+        Step length of the ``"fixed"`` control (the paper's learning rate).
+    control : {"trust-region", "line-search", "fixed"}
+        How far to step; see `svensolve.control`.
+    jacobian : {"auto", "dense"}
+        How J is formed. Only the dense path is implemented so far.
+    max_iter, max_nfev : int, optional
+        Budgets of iterations (accepted or rejected steps) and of residual
+        evaluations (a hard limit that counts every trial point).
+    time_limit : float, optional
+        Wall-clock budget in seconds, checked after each iteration.
+    callback : callable, optional
+        ``callback(iterate)`` after each iteration with a `svensolve.solve.Iterate`;
+        returning True or raising StopIteration stops the solve.
+    progress : bool, optional
+        Show a progress bar; by default only when stderr is a terminal.
+    ftol, xtol, gtol : float or None
+        scipy's termination tolerances (None switches a test off); values
+        below the dtype's eps are raised to it. gtol bounds the largest
+        cosine between r and a column of J, as scipy's "lm" method does.
+    svd : {"auto", "exact", "randomized"}
+        Factorisation of J; "auto" is randomized when rank < min(n, p) / 4.
+    seed : int
+        Seed of randomized factorisations.
+    verbose : int
+        0 silent, 1 a summary at the end, 2 one line per iteration.
+    bounds, loss
+        Not implemented yet: anything but None and "linear" raises
+        NotImplementedError.
+
+    Returns
+    -------
+    Result
+        ``params`` is the best point in the shape of the input; the other
+        fields are described in `svensolve.result.Result`.
+    """
+    _check_unsupported(method, jacobian, bounds, loss)
+    options = make_options(
+        rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
+        gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
+        callback=callback, progress=progress, verbose=verbose, seed=seed,
+    )
+    if not isinstance(residuals, Problem):
+        if not callable(residuals):
+            raise TypeError(
+                f"residuals must be a Problem or a callable, got {type(residuals).__name__}"
+            )
+        residuals = Problem.from_function(residuals)
+    params = _as_float_pytree(params)
+    evaluator, x0, unravel = evaluate.from_problem(residuals, params)
+    result = solve(evaluator, x0, options)
+    result.params = unravel(jnp.asarray(result.x))
+    _report(result, verbose)
+    return result
+
+
+def least_squares(
+    fun: Callable,
+    x0,
+    jac=None,
+    bounds=(-np.inf, np.inf),
+    method: str = "sven",
+    ftol: float | None = 1e-8,
+    xtol: float | None = 1e-8,
+    gtol: float | None = 1e-8,
+    x_scale=1.0,
+    loss: str = "linear",
+    f_scale: float = 1.0,
+    diff_step=None,
+    max_nfev: int | None = None,
+    verbose: int = 0,
+    args=(),
+    kwargs=None,
+    *,
+    rank: int | None = None,
+    rtol: float | None = None,
+    lr: float = 1.0,
+    control: str = "trust-region",
+    max_iter: int | None = None,
+    time_limit: float | None = None,
+    callback: Callable | None = None,
+    progress: bool | None = None,
+    svd: str = "auto",
+    seed: int = 0,
+) -> Result:
+    """Solve ``min 0.5 * sum(fun(x)**2)`` with scipy.optimize.least_squares' interface.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args, **kwargs)`` returning a 1-D array of residuals.
+        Written with ``jax.numpy``, it is compiled and differentiated
+        exactly; written with plain numpy, J comes from finite differences.
+    x0 : array_like, shape (p,)
+        Start point; integers are converted to float64, float32 is kept.
+    jac : {None, "2-point", "3-point"} or callable
+        None uses JAX automatic differentiation when ``fun`` can be traced,
+        else "2-point" (as scipy's default). A callable returns the (n, p)
+        Jacobian.
+    ftol, xtol, gtol, max_nfev, verbose, args, kwargs
+        As in scipy. ``max_nfev`` counts every residual evaluation (None:
+        ``100 * p``), not those spent on finite differences.
+    bounds, x_scale, loss, f_scale, diff_step
+        Only scipy's defaults are accepted so far; anything else raises
+        NotImplementedError.
+    method : {"sven"}
+    rank, rtol, lr, control, max_iter, time_limit, callback, progress, svd, seed
+        As in `minimize`.
+
+    Returns
+    -------
+    Result
+        With scipy's fields ``x, cost, fun, jac, grad, optimality, nfev,
+        njev, nit, status, message, success``.
+    """
+    kwargs = {} if kwargs is None else dict(kwargs)
+    _check_unsupported(method, "auto", None, loss)
+    _check_scipy_defaults(bounds, x_scale, f_scale, diff_step)
+    x0 = _as_float_vector(x0)
+    if max_nfev is None:
+        max_nfev = 100 * x0.size
+    options = make_options(
+        rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
+        gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
+        callback=callback, progress=progress, verbose=verbose, seed=seed,
+    )
+
+    def bound_fun(x):
+        return fun(x, *args, **kwargs)
+
+    evaluator = _least_squares_evaluator(bound_fun, x0, jac, verbose)
+    result = solve(evaluator, x0, options)
+    _report(result, verbose)
+    return result
+
+
+def _least_squares_evaluator(fun, x0, jac, verbose):
+    """Autodiff evaluator when ``fun`` traces with JAX, else numpy with ``jac``."""
+    if jac not in (None, "2-point", "3-point") and not callable(jac):
+        raise ValueError(f"jac must be None, '2-point', '3-point' or a callable, got {jac!r}")
+    if jac is None:
+        reason = _untraceable_reason(fun, x0)
+        if reason is None:
+            _check_vector_output(jax.eval_shape(fun, jnp.asarray(x0)).shape)
+            evaluator, _, _ = evaluate.from_problem(Problem.from_function(fun, "fun"), x0)
+            return evaluator
+        message = f"fun cannot be traced by JAX ({reason}); using 2-point finite differences"
+        logger.info(message)
+        if verbose >= 1:
+            print(message)
+        jac = "2-point"
+    _check_vector_output(np.shape(fun(x0.copy())))
+    return evaluate.from_numpy_function(fun, jac, int(np.size(fun(x0.copy()))))
+
+
+def _untraceable_reason(fun, x0) -> str | None:
+    """Why JAX cannot trace ``fun``, or None when it can."""
+    try:
+        jax.eval_shape(fun, jnp.asarray(x0))
+    except Exception as error:  # noqa: BLE001 (any failure means: use numpy)
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    return None
+
+
+def _check_vector_output(shape) -> None:
+    if len(shape) > 1:
+        raise ValueError(f"fun must return at most a 1-D array, got shape {shape}")
+
+
+def _check_unsupported(method, jacobian, bounds, loss) -> None:
+    if method != "sven":
+        raise ValueError(f"method must be 'sven', got {method!r}")
+    if jacobian in PLANNED_JACOBIAN_PATHS:
+        raise NotImplementedError(f"jacobian={jacobian!r} is not implemented yet; use 'dense'")
+    if jacobian not in JACOBIAN_PATHS:
+        raise ValueError(f"jacobian must be one of {JACOBIAN_PATHS}, got {jacobian!r}")
+    if bounds is not None:
+        raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
+    if loss != "linear":
+        raise NotImplementedError(f"loss={loss!r} is not supported yet; only 'linear'")
+
+
+def _check_scipy_defaults(bounds, x_scale, f_scale, diff_step) -> None:
+    lower, upper = bounds if isinstance(bounds, tuple) and len(bounds) == 2 else (None, None)
+    if not (np.all(np.asarray(lower) == -np.inf) and np.all(np.asarray(upper) == np.inf)):
+        raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
+    if not (np.isscalar(x_scale) and x_scale == 1.0):
+        raise NotImplementedError(f"x_scale other than 1.0 is not supported yet, got {x_scale!r}")
+    if f_scale != 1.0:
+        raise NotImplementedError(f"f_scale is not supported yet, got {f_scale!r}")
+    if diff_step is not None:
+        raise NotImplementedError(f"diff_step is not supported yet, got {diff_step!r}")
+
+
+def _as_float_vector(x0) -> np.ndarray:
+    """x0 as a 1-D float array: scipy's rules, float32 kept, complex rejected."""
+    x0 = np.atleast_1d(np.asarray(x0))
+    if np.iscomplexobj(x0):
+        raise ValueError(f"x0 must be real, got dtype {x0.dtype}")
+    if x0.ndim != 1:
+        raise ValueError(f"x0 must have at most 1 dimension, got shape {x0.shape}")
+    if x0.size == 0:
+        raise ValueError("x0 must have at least one entry, got an empty array")
+    if x0.dtype != np.float32:
+        x0 = x0.astype(np.float64)
+    if not np.all(np.isfinite(x0)):
+        raise ValueError(f"x0 must be finite, got {x0}")
+    return x0.copy()
+
+
+def _as_float_pytree(params):
+    """Leaves as float jax arrays; integer, complex or non-finite leaves are errors."""
+    leaves_with_path = jax.tree_util.tree_flatten_with_path(params)[0]
+    if not leaves_with_path:
+        raise ValueError("params has no arrays: nothing to optimise")
+    for path, leaf in leaves_with_path:
+        name = "params" + jax.tree_util.keystr(path)
+        dtype = jnp.asarray(leaf).dtype
+        if jnp.issubdtype(dtype, jnp.complexfloating):
+            raise TypeError(
+                f"{name} is complex ({dtype}); svensolve solves real problems, "
+                "so split it into real and imaginary parts"
+            )
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"{name} has dtype {dtype}; parameters must be float arrays")
+        if not np.all(np.isfinite(np.asarray(leaf))):
+            raise ValueError(f"{name} has non-finite values; the start must be finite")
+    return jax.tree.map(jnp.asarray, params)
+
+
+def _report(result: Result, verbose: int) -> None:
+    if verbose >= 1:
+        print(
+            f"{result.message} Function evaluations {result.nfev}, "
+            f"final cost {result.cost:.4e}, first-order optimality {result.optimality:.2e}."
+        )

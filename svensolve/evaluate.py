@@ -1,0 +1,134 @@
+"""Compiled residual and Jacobian functions on a flat parameter vector.
+
+The solver loop works on a 1-D float array x and host (numpy) arrays. An
+`Evaluator` hides where r(x) and J(x) come from: a `Problem` compiled with
+`jax.jit` (automatic differentiation), or a plain numpy function with a
+user Jacobian or finite differences, as scipy does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+
+import jax
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from svensolve.problem import Block, Problem
+
+logger = logging.getLogger(__name__)
+
+FINITE_DIFFERENCES = ("2-point", "3-point")
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluator:
+    """r(x), batched r over trial points, and J(x), all on host arrays.
+
+    ``jacobian_mode`` says how J is computed: "autodiff", "callable" (the
+    user's ``jac``) or a finite-difference scheme; ``jacobian_evaluations``
+    is the number of residual evaluations one J costs (0 for autodiff).
+    """
+
+    residual: Callable[[np.ndarray], np.ndarray]
+    trial_residuals: Callable[[np.ndarray], np.ndarray]
+    jacobian: Callable[[np.ndarray], np.ndarray]
+    blocks: tuple[Block, ...]
+    jacobian_mode: str
+    check_start: Callable[[np.ndarray, np.ndarray], None]
+
+
+def from_problem(problem: Problem, params) -> tuple[Evaluator, np.ndarray, Callable]:
+    """Compile a Problem's residual and Jacobian; return them, x0 and ``unravel``."""
+    x0, unravel = ravel_pytree(params)
+
+    def residual(x):
+        return problem.residual(unravel(x))
+
+    def jacobian(x):
+        return problem.jacobian(unravel(x))
+
+    blocks = problem.blocks(params)
+    residual_jit = jax.jit(residual)
+    jacobian_jit = jax.jit(jacobian)
+    batched_jit = jax.jit(jax.vmap(residual))
+
+    def trial_residuals(points):
+        # One trial (trust region) reuses the residual's compiled code; the
+        # batched version is compiled only when a grid of trials is needed.
+        if points.shape[0] == 1:
+            return np.asarray(residual_jit(points[0]))[None, :]
+        return np.asarray(batched_jit(points))
+
+    evaluator = Evaluator(
+        residual=lambda x: np.asarray(residual_jit(x)),
+        trial_residuals=trial_residuals,
+        jacobian=lambda x: np.asarray(jacobian_jit(x)),
+        blocks=blocks,
+        jacobian_mode="autodiff",
+        check_start=lambda r, jac: problem.check_start(blocks, r, jac),
+    )
+    return evaluator, np.asarray(x0), unravel
+
+
+def from_numpy_function(fun: Callable, jac, size: int) -> Evaluator:
+    """Wrap ``fun(x) -> 1-D array`` written for numpy, with ``jac`` a callable or a scheme."""
+
+    def residual(x):
+        return np.asarray(fun(x), dtype=x.dtype).reshape(-1)
+
+    def trial_residuals(points):
+        return np.stack([residual(point) for point in points])
+
+    if callable(jac):
+
+        def jacobian(x):
+            return np.asarray(jac(x), dtype=x.dtype)
+
+        mode = "callable"
+    else:
+
+        def jacobian(x):
+            return finite_difference_jacobian(residual, x, jac)
+
+        mode = jac
+    blocks = (Block("residual", 0, size, None),)
+    return Evaluator(residual, trial_residuals, jacobian, blocks, mode, check_finite_start)
+
+
+def check_finite_start(residual: np.ndarray, jacobian: np.ndarray) -> None:
+    """Raise on a non-finite residual or Jacobian entry of ``fun`` at ``x0``."""
+    for what, values in (("residual", residual), ("Jacobian", jacobian)):
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            index = tuple(int(i) for i in bad[0])
+            raise ValueError(
+                f"fun gives a non-finite {what} at x0: entry {index} is {values[index]}; "
+                "the solve needs a finite start"
+            )
+
+
+def finite_difference_jacobian(residual: Callable, x: np.ndarray, scheme: str) -> np.ndarray:
+    """Forward ("2-point") or central ("3-point") differences, one column per parameter.
+
+    The relative step is eps^(1/2) for forward and eps^(1/3) for central
+    differences, which balance truncation and rounding error.
+    """
+    eps = np.finfo(x.dtype).eps
+    power = 0.5 if scheme == "2-point" else 1.0 / 3.0
+    steps = eps**power * np.maximum(1.0, np.abs(x))
+    base = residual(x) if scheme == "2-point" else None
+    columns = []
+    for i, h in enumerate(steps):
+        forward = x.copy()
+        forward[i] += h
+        h_exact = forward[i] - x[i]  # the step that floating point actually took
+        if scheme == "2-point":
+            columns.append((residual(forward) - base) / h_exact)
+            continue
+        backward = x.copy()
+        backward[i] -= h
+        columns.append((residual(forward) - residual(backward)) / (forward[i] - backward[i]))
+    return np.stack(columns, axis=1)

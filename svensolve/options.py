@@ -1,0 +1,77 @@
+"""Solver settings and their validation, shared by both front doors."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Callable
+
+from svensolve.control import CONTROLS
+
+SVD_METHODS = ("auto", "exact", "randomized")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Settings of one solve; build it with `make_options`, which validates them."""
+
+    rank: int | None = None
+    rtol: float | None = None
+    lr: float = 1.0
+    control: str = "trust-region"
+    svd: str = "auto"
+    ftol: float | None = 1e-8
+    xtol: float | None = 1e-8
+    gtol: float | None = 1e-8
+    max_nfev: int | None = None
+    max_iter: int | None = None
+    time_limit: float | None = None
+    callback: Callable | None = None
+    progress: bool | None = None
+    verbose: int = 0
+    seed: int = 0
+
+
+def make_options(**settings) -> Options:
+    """Validate settings and return `Options`; each error names the argument and value."""
+    options = Options(**settings)
+    _check_int("rank", options.rank, minimum=1, optional=True)
+    _check_int("max_nfev", options.max_nfev, minimum=1, optional=True)
+    _check_int("max_iter", options.max_iter, minimum=0, optional=True)
+    _check_int("verbose", options.verbose, minimum=0)
+    _check_int("seed", options.seed, minimum=0)
+    if options.rtol is not None:
+        _check_real("rtol", options.rtol, "in [0, 1)", lambda v: 0 <= v < 1)
+    _check_real("lr", options.lr, "finite and > 0", lambda v: 0 < v < math.inf)
+    for name in ("ftol", "xtol", "gtol"):
+        value = getattr(options, name)
+        if value is not None:
+            _check_real(name, value, "finite and >= 0, or None", lambda v: 0 <= v < math.inf)
+    if options.time_limit is not None:
+        _check_real("time_limit", options.time_limit, "> 0 seconds", lambda v: v > 0)
+    if options.control not in CONTROLS:
+        raise ValueError(f"control must be one of {CONTROLS}, got {options.control!r}")
+    if options.svd not in SVD_METHODS:
+        raise ValueError(f"svd must be one of {SVD_METHODS}, got {options.svd!r}")
+    if options.callback is not None and not callable(options.callback):
+        raise TypeError(f"callback must be callable or None, got {type(options.callback)}")
+    if options.progress not in (None, True, False):
+        raise TypeError(f"progress must be True, False or None, got {options.progress!r}")
+    return options
+
+
+def _check_int(name, value, minimum, optional=False):
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_real(name, value, accepted, test):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number {accepted}, got {value!r}")
+    if not test(float(value)):
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")

@@ -1,0 +1,332 @@
+"""The solver loop: Sven steps from a start until a termination test holds.
+
+`solve` is the Python driver. Each iteration factors the Jacobian once, asks
+the step control for trial steps, evaluates them, and either moves (then
+recomputes J) or keeps the factors and tries again with the control's next
+state. The driver owns what a long research run needs: a progress bar, a
+callback, a time limit, Ctrl-C handling and the best point seen so far, which
+is what every exit path returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from svensolve import control as ctl
+from svensolve.evaluate import Evaluator
+from svensolve.linalg import truncated_svd
+from svensolve.options import Options
+from svensolve.progress import ProgressReporter
+from svensolve.result import MESSAGES, Result, Status, history_arrays
+from svensolve.step import sven_direction
+
+logger = logging.getLogger(__name__)
+
+
+class Iterate(NamedTuple):
+    """What a callback sees after each iteration."""
+
+    nit: int
+    x: np.ndarray
+    cost: float
+    condition_costs: dict
+    time: float
+    rank: int
+    damping: float
+    step_length: float
+    nfev: int
+
+
+class _Point(NamedTuple):
+    x: np.ndarray
+    residual: np.ndarray
+    cost: float
+
+
+def default_rtol(n: int, p: int, dtype) -> float:
+    """Relative singular value cutoff used when the caller gives none.
+
+    With at least as many residuals as parameters the step is Gauss-Newton
+    and only rounding noise is cut (numpy's ``pinv`` convention). With fewer
+    residuals than parameters (PINNs) the cutoff also regularises: the
+    minimum-norm step along directions with tiny singular values fits the
+    collocation points at the expense of the solution between them.
+    """
+    eps = float(np.finfo(dtype).eps)
+    if n >= p:
+        return eps * max(n, p)
+    return max(1e-7, 10 * eps * max(n, p))
+
+
+def solve(evaluator: Evaluator, x0: np.ndarray, options: Options) -> Result:
+    """Run Sven steps from ``x0``; return the best point seen and why the run stopped."""
+    run = _Run(evaluator, options)
+    return run.start(x0)
+
+
+class _Run:
+    """Mutable bookkeeping of one solve; one object per call to `solve`."""
+
+    def __init__(self, evaluator: Evaluator, options: Options):
+        self.evaluator = evaluator
+        self.options = options
+        self.history: list[dict[str, Any]] = []
+        self.nfev = 0
+        self.njev = 0
+        self.nit = 0
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def start(self, x0: np.ndarray) -> Result:
+        options = self.options
+        residual = self.evaluator.residual(x0)
+        self.nfev += 1
+        jacobian = self.evaluator.jacobian(x0)
+        self.njev += 1
+        self.evaluator.check_start(residual, jacobian)
+        point = _Point(x0, residual, 0.5 * float(residual @ residual))
+        self.best = point
+        self.best_jacobian = jacobian
+        n, p = jacobian.shape
+        self.rtol = options.rtol if options.rtol is not None else default_rtol(n, p, x0.dtype)
+        self.tolerances = _clamp_tolerances(options, x0.dtype)
+        self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
+        status = None
+        try:
+            status = self._loop(point, jacobian)
+        except KeyboardInterrupt:
+            status = Status.INTERRUPTED
+            logger.warning("interrupted after %d iterations; returning the best point", self.nit)
+        except _CallbackStop as stop:
+            status = Status.CALLBACK
+            self.callback_error = stop.error
+        finally:
+            self.reporter.close()
+        return self._result(status)
+
+    def _loop(self, point: _Point, jacobian: np.ndarray) -> Status:
+        options = self.options
+        factors = truncated_svd(jacobian, options.rank, options.svd, options.seed)
+        state = ctl.init_control(options.control, factors, options.lr)
+        self.last_singular_values = factors.s
+        while True:
+            status = self._converged_at(point, jacobian, factors)
+            if status is not None:
+                return status
+            status = self._budget_exhausted()
+            if status is not None:
+                return status
+
+            steps, predicted, rank_used = ctl.propose(
+                options.control, factors, point.residual, state, options.rank, self.rtol
+            )
+            steps, predicted = self._fit_budget(steps, predicted)
+            trials = point.x[None, :] + steps
+            trial_residuals = self.evaluator.trial_residuals(trials)
+            self.nfev += trials.shape[0]
+            trial_costs = 0.5 * np.einsum("ij,ij->i", trial_residuals, trial_residuals)
+            index, state, gain_ratio = ctl.update(
+                options.control, state, point.cost, trial_costs, predicted
+            )
+            index = int(index)
+            self.nit += 1
+
+            if index < 0:
+                status = self._after_rejection(point, factors, state)
+                self._record(point, rank_used, state, gain_ratio, accepted=False)
+                if status is not None:
+                    return status
+                continue
+
+            new = _Point(trials[index], trial_residuals[index], float(trial_costs[index]))
+            status = self._step_tests(point, new, gain_ratio)
+            point = new
+            jacobian = None
+            if point.cost < self.best.cost:
+                self.best = point
+            if status is None:
+                jacobian = self.evaluator.jacobian(point.x)
+                self.njev += 1
+                if point is self.best:
+                    self.best_jacobian = jacobian
+                factors = truncated_svd(jacobian, options.rank, options.svd, options.seed)
+                self.last_singular_values = factors.s
+            self._record(point, rank_used, state, gain_ratio, accepted=True)
+            if status is not None:
+                return status
+
+    def _converged_at(self, point, jacobian, factors) -> Status | None:
+        """Tests that need only the current point: zero cost, gtol, zero Jacobian."""
+        if point.cost == 0.0:
+            return Status.GTOL
+        if not np.any(factors.s > 0):
+            return Status.ZERO_JACOBIAN
+        # scipy's "lm" measure: the largest cosine between r and a column of J,
+        # which does not change when residuals or parameters are rescaled.
+        column_norms = np.linalg.norm(jacobian, axis=0)
+        column_norms[column_norms == 0] = 1.0
+        cosines = np.abs(jacobian.T @ point.residual) / column_norms
+        if np.max(cosines) <= self.tolerances["gtol"] * np.sqrt(2.0 * point.cost):
+            return Status.GTOL
+        return None
+
+    def _budget_exhausted(self) -> Status | None:
+        options = self.options
+        if options.max_nfev is not None and self.nfev >= options.max_nfev:
+            return Status.MAX_NFEV
+        if options.max_iter is not None and self.nit >= options.max_iter:
+            return Status.MAX_ITER
+        if options.time_limit is not None and self.elapsed() >= options.time_limit:
+            return Status.TIME_LIMIT
+        return None
+
+    def _fit_budget(self, steps, predicted):
+        """Drop trial steps that would exceed ``max_nfev``, so it is a hard budget."""
+        if self.options.max_nfev is None:
+            return steps, predicted
+        left = self.options.max_nfev - self.nfev
+        return steps[:left], predicted[:left]
+
+    def _step_tests(self, old: _Point, new: _Point, gain_ratio) -> Status | None:
+        """scipy's ftol and xtol tests on an accepted step."""
+        ftol, xtol = self.tolerances["ftol"], self.tolerances["xtol"]
+        reduction = old.cost - new.cost
+        ftol_holds = reduction < ftol * old.cost and gain_ratio > 0.25
+        step_norm = np.linalg.norm(new.x - old.x)
+        xtol_holds = step_norm <= xtol * (xtol + np.linalg.norm(new.x))
+        if ftol_holds and xtol_holds:
+            return Status.FTOL_XTOL
+        if ftol_holds:
+            return Status.FTOL
+        if xtol_holds:
+            return Status.XTOL
+        return None
+
+    def _after_rejection(self, point: _Point, factors, state) -> Status | None:
+        """Decide whether a run whose trial steps all failed can go on."""
+        # The undamped model's best reduction: if even that is below ftol of the
+        # cost, the point is stationary to working precision.
+        gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
+        if gauss_newton.predicted_reduction <= self.tolerances["ftol"] * point.cost:
+            return Status.FTOL
+        step_norm = np.linalg.norm(gauss_newton.step)
+        if self.options.control == "trust-region":
+            shrunk = float(state.damping) > 1e30 * float(factors.s[0]) ** 2
+        elif self.options.control == "line-search":
+            shrunk = float(state.step_length) * step_norm <= np.finfo(point.x.dtype).eps * (
+                1.0 + np.linalg.norm(point.x)
+            )
+        else:
+            shrunk = True  # a fixed step that gave a non-finite point will do so again
+        return Status.NO_PROGRESS if shrunk else None
+
+    def _record(self, point: _Point, rank_used, state, gain_ratio, accepted: bool) -> None:
+        blocks = self.evaluator.blocks
+        condition_costs = condition_cost_map(blocks, point.residual)
+        row = {
+            "cost": point.cost,
+            "time": self.elapsed(),
+            "rank": int(rank_used),
+            "damping": float(state.damping),
+            "step_length": float(state.step_length),
+            "gain_ratio": float(gain_ratio),
+            "nfev": self.nfev,
+            "accepted": accepted,
+        }
+        if len(blocks) > 1:
+            row.update({f"cost:{name}": value for name, value in condition_costs.items()})
+        self.history.append(row)
+        self.reporter.update(self.nit, self.best.cost, row)
+        if self.options.callback is not None:
+            iterate = Iterate(
+                self.nit,
+                point.x,
+                point.cost,
+                condition_costs,
+                row["time"],
+                row["rank"],
+                row["damping"],
+                row["step_length"],
+                self.nfev,
+            )
+            self._call_back(iterate)
+
+    def _call_back(self, iterate: Iterate) -> None:
+        try:
+            stop = self.options.callback(iterate)
+        except StopIteration:
+            raise _CallbackStop(None) from None
+        except Exception as error:  # noqa: BLE001 (the best point must survive a buggy callback)
+            logger.error("callback raised %r; returning the best point", error)
+            raise _CallbackStop(error) from error
+        if stop is True:
+            raise _CallbackStop(None)
+
+    def _result(self, status: Status) -> Result:
+        best = self.best
+        jacobian = self.best_jacobian
+        if jacobian is None or jacobian.shape[1] != best.x.size:
+            jacobian = self.evaluator.jacobian(best.x)
+        grad = jacobian.T @ best.residual
+        message = MESSAGES[status]
+        error = getattr(self, "callback_error", None)
+        if error is not None:
+            message = f"The callback raised {error!r}; the best point is returned."
+        return Result(
+            x=best.x,
+            cost=best.cost,
+            fun=best.residual,
+            jac=jacobian,
+            grad=grad,
+            optimality=float(np.max(np.abs(grad))) if grad.size else 0.0,
+            nfev=self.nfev,
+            njev=self.njev,
+            nit=self.nit,
+            status=int(status),
+            message=message,
+            success=status > 0,
+            history=history_arrays(self.history),
+            singular_values=self.last_singular_values,
+            rtol=self.rtol,
+            time=self.elapsed(),
+            condition_costs=condition_cost_map(self.evaluator.blocks, best.residual),
+            callback_error=error,
+        )
+
+
+def condition_cost_map(blocks, residual: np.ndarray) -> dict[str, float]:
+    """Cost ``0.5 * ||r_block||^2`` of each condition, by name."""
+    costs = {}
+    for block in blocks:
+        part = residual[block.start : block.stop]
+        costs[block.name] = 0.5 * float(part @ part)
+    return costs
+
+
+class _CallbackStop(Exception):
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
+def _clamp_tolerances(options: Options, dtype) -> dict[str, float]:
+    """Raise tolerances that ask for more than the dtype can resolve to its eps."""
+    eps = float(np.finfo(dtype).eps)
+    tolerances = {}
+    for name in ("ftol", "xtol", "gtol"):
+        value = getattr(options, name)
+        if value is None:  # scipy's way to switch a test off
+            tolerances[name] = 0.0
+            continue
+        value = float(value)
+        if value < eps:
+            logger.info("%s=%g is below the %s eps; using %g", name, value, np.dtype(dtype), eps)
+            value = eps
+        tolerances[name] = value
+    return tolerances

@@ -1,0 +1,77 @@
+"""The Sven step: a filtered pseudo-inverse of the Jacobian applied to the residual.
+
+With factors J ~= U diag(s) V^T and c = U^T r, the step is
+
+    delta = -lr * V (f(s) * c)
+
+where the filter f keeps the ``rank`` largest singular values above
+``rtol * s_max`` and is ``s / (s^2 + damping)`` on them. With ``damping = 0``
+this is the minimum-norm Gauss-Newton step on the leading singular subspace
+(the Sven update); with ``damping > 0`` it is the Levenberg-Marquardt step
+restricted to that subspace.
+
+The functions take numpy or jax arrays and return the same kind, so the
+Python driver runs them on host arrays and the jitted driver traces them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class Direction(NamedTuple):
+    """A step and the quadratic model's view of it."""
+
+    step: np.ndarray
+    predicted_reduction: float
+    rank: int
+
+
+def array_namespace(*arrays):
+    """jax.numpy if any argument is a jax array or tracer, else numpy."""
+    if any(isinstance(a, jax.Array) for a in arrays):
+        return jnp
+    return np
+
+
+def filter_factors(singular_values, rank, rtol, damping):
+    """Filter values f(s): ``s / (s^2 + damping)`` on kept values, 0 on the rest.
+
+    A value is kept when it is among the first ``rank`` (the values are
+    sorted in decreasing order) and above ``rtol * s[0]``.
+    """
+    xp = array_namespace(singular_values)
+    s = singular_values
+    index = xp.arange(s.shape[0])
+    keep = (index < rank) & (s > rtol * s[0]) & (s > 0)
+    safe = xp.where(keep, s, 1.0)
+    return xp.where(keep, safe / (safe * safe + damping), 0.0), keep
+
+
+def sven_direction(factors, residual, lr=1.0, rank=None, rtol=0.0, damping=0.0) -> Direction:
+    """Step ``-lr * V f(s) U^T r`` and the reduction of 0.5 ||r + J delta||^2 it predicts.
+
+    The model residual along the kept subspace becomes ``c * (1 - lr s f(s))``
+    with ``c = U^T r``; the part of r outside the range of U is unchanged, so
+    the predicted reduction is ``0.5 sum c^2 (1 - (1 - lr s f)^2)``.
+    """
+    u, s, v = factors
+    xp = array_namespace(u, s, v, residual)
+    if rank is None:
+        rank = s.shape[0]
+    coefficients = u.T @ residual
+    filtered, keep = filter_factors(s, rank, rtol, damping)
+    step = -v @ (lr * filtered * coefficients)
+    shrink = 1.0 - lr * s * filtered
+    predicted = 0.5 * xp.sum(coefficients**2 * (1.0 - shrink**2))
+    return Direction(step, predicted, xp.sum(keep))
+
+
+def gradient(factors, residual):
+    """Gradient of the cost, J^T r, from the factors (exact when no rank was cut)."""
+    u, s, v = factors
+    return v @ (s * (u.T @ residual))
