@@ -34,11 +34,12 @@ def minimize(
     time_limit: float | None = None,
     callback: Callable | None = None,
     progress: bool | None = None,
-    ftol: float | None = 1e-8,
+    ftol: float | None = 1e-15,
     xtol: float | None = 1e-8,
     gtol: float | None = 1e-8,
     max_nfev: int | None = None,
     svd: str = "auto",
+    x_scale: str = "auto",
     seed: int = 0,
     verbose: int = 0,
     bounds=None,
@@ -83,11 +84,23 @@ def minimize(
     progress : bool, optional
         Show a progress bar; by default only when stderr is a terminal.
     ftol, xtol, gtol : float or None
-        scipy's termination tolerances (None switches a test off); values
-        below the dtype's eps are raised to it. gtol bounds the largest
-        cosine between r and a column of J, as scipy's "lm" method does.
+        Termination tolerances with scipy's names (None switches a test
+        off); values below the dtype's eps are raised to it. ftol bounds the
+        relative cost reduction that the undamped Gauss-Newton step
+        predicts; xtol bounds that step per parameter,
+        ``|dx_i| <= xtol * (xtol + |x_i|)``; gtol bounds the largest cosine
+        between r and a column of J, as scipy's "lm" method does. The
+        default ftol is 1e-15 (scipy: 1e-8), because a cost converged to
+        8 digits leaves parameters with only about 4 to 6, so by default
+        xtol and gtol decide.
     svd : {"auto", "exact", "randomized"}
         Factorisation of J; "auto" is randomized when rank < min(n, p) / 4.
+    x_scale : {"auto", "jac", "none"}
+        "jac" scales each parameter by its Jacobian column norm (the running
+        maximum, as MINPACK does), so the step does not depend on parameter
+        units; "none" keeps the plain minimum-norm step. "auto" scales when
+        there are at least as many residuals as parameters (data fits) and
+        not otherwise (PINNs, where the minimum-norm step is the Sven update).
     seed : int
         Seed of randomized factorisations.
     verbose : int
@@ -106,7 +119,7 @@ def minimize(
     options = make_options(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
-        callback=callback, progress=progress, verbose=verbose, seed=seed,
+        callback=callback, progress=progress, verbose=verbose, seed=seed, x_scale=x_scale,
     )
     if not isinstance(residuals, Problem):
         if not callable(residuals):
@@ -128,10 +141,10 @@ def least_squares(
     jac=None,
     bounds=(-np.inf, np.inf),
     method: str = "sven",
-    ftol: float | None = 1e-8,
+    ftol: float | None = 1e-15,
     xtol: float | None = 1e-8,
     gtol: float | None = 1e-8,
-    x_scale=1.0,
+    x_scale="auto",
     loss: str = "linear",
     f_scale: float = 1.0,
     diff_step=None,
@@ -168,7 +181,10 @@ def least_squares(
     ftol, xtol, gtol, max_nfev, verbose, args, kwargs
         As in scipy. ``max_nfev`` counts every residual evaluation (None:
         ``100 * p``), not those spent on finite differences.
-    bounds, x_scale, loss, f_scale, diff_step
+    x_scale : {"auto", "jac", "none"} or 1.0
+        As in `minimize`; scipy's 1.0 means "none". The default is "auto"
+        (scipy: 1.0), which scales columns for fits with n >= p.
+    bounds, loss, f_scale, diff_step
         Only scipy's defaults are accepted so far; anything else raises
         NotImplementedError.
     method : {"sven"}
@@ -183,7 +199,7 @@ def least_squares(
     """
     kwargs = {} if kwargs is None else dict(kwargs)
     _check_unsupported(method, "auto", None, loss)
-    _check_scipy_defaults(bounds, x_scale, f_scale, diff_step)
+    _check_scipy_defaults(bounds, f_scale, diff_step)
     x0 = _as_float_vector(x0)
     if max_nfev is None:
         max_nfev = 100 * x0.size
@@ -191,6 +207,7 @@ def least_squares(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed,
+        x_scale=_column_scaling(x_scale),
     )
 
     def bound_fun(x):
@@ -248,12 +265,21 @@ def _check_unsupported(method, jacobian, bounds, loss) -> None:
         raise NotImplementedError(f"loss={loss!r} is not supported yet; only 'linear'")
 
 
-def _check_scipy_defaults(bounds, x_scale, f_scale, diff_step) -> None:
+def _column_scaling(x_scale) -> str:
+    """Map scipy's ``x_scale`` to the solver's column scaling: "auto", "jac" or "none"."""
+    if isinstance(x_scale, str):
+        if x_scale in ("auto", "jac", "none"):
+            return x_scale
+        raise ValueError(f"x_scale must be 'auto', 'jac', 'none' or 1.0, got {x_scale!r}")
+    if np.isscalar(x_scale) and x_scale == 1.0:
+        return "none"
+    raise NotImplementedError(f"x_scale as an array is not supported yet, got {x_scale!r}")
+
+
+def _check_scipy_defaults(bounds, f_scale, diff_step) -> None:
     lower, upper = bounds if isinstance(bounds, tuple) and len(bounds) == 2 else (None, None)
     if not (np.all(np.asarray(lower) == -np.inf) and np.all(np.asarray(upper) == np.inf)):
         raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
-    if not (np.isscalar(x_scale) and x_scale == 1.0):
-        raise NotImplementedError(f"x_scale other than 1.0 is not supported yet, got {x_scale!r}")
     if f_scale != 1.0:
         raise NotImplementedError(f"f_scale is not supported yet, got {f_scale!r}")
     if diff_step is not None:

@@ -26,6 +26,8 @@ CONTROLS = ("trust-region", "line-search", "fixed")
 
 # Initial damping relative to s_max^2 (Madsen, Nielsen and Tingleff's tau).
 INITIAL_DAMPING = 1e-3
+# Nielsen's smallest damping factor after a very good step.
+MIN_DAMPING_SHRINK = 1.0 / 3.0
 # Step lengths tried at once by the line search: 1, 1/2, ..., 1/128.
 LINE_SEARCH_GRID = 8
 
@@ -88,7 +90,8 @@ def update(control: str, state: ControlState, cost, trial_costs, predicted):
 
     # Nielsen's rule: shrink the damping smoothly when the model is good,
     # grow it geometrically (with a growing factor) after each rejection.
-    shrink = xp.maximum(1.0 / 3.0, 1.0 - (2.0 * gain_ratio - 1.0) ** 3)
+    clipped = xp.clip(gain_ratio, -1.0, 2.0)  # beyond this range the rule saturates anyway
+    shrink = xp.maximum(MIN_DAMPING_SHRINK, 1.0 - (2.0 * clipped - 1.0) ** 3)
     damping = xp.where(accepted, state.damping * shrink, state.damping * state.growth)
     growth = xp.where(accepted, 2.0, 2.0 * state.growth)
     next_state = ControlState(damping, growth, state.step_length)

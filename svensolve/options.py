@@ -10,6 +10,7 @@ from collections.abc import Callable
 from svensolve.control import CONTROLS
 
 SVD_METHODS = ("auto", "exact", "randomized")
+X_SCALES = ("auto", "jac", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +22,8 @@ class Options:
     lr: float = 1.0
     control: str = "trust-region"
     svd: str = "auto"
-    ftol: float | None = 1e-8
+    x_scale: str = "auto"
+    ftol: float | None = 1e-15
     xtol: float | None = 1e-8
     gtol: float | None = 1e-8
     max_nfev: int | None = None
@@ -52,6 +54,8 @@ def make_options(**settings) -> Options:
         _check_real("time_limit", options.time_limit, "> 0 seconds", lambda v: v > 0)
     if options.control not in CONTROLS:
         raise ValueError(f"control must be one of {CONTROLS}, got {options.control!r}")
+    if options.x_scale not in X_SCALES:
+        raise ValueError(f"x_scale must be one of {X_SCALES}, got {options.x_scale!r}")
     if options.svd not in SVD_METHODS:
         raise ValueError(f"svd must be one of {SVD_METHODS}, got {options.svd!r}")
     if options.callback is not None and not callable(options.callback):

@@ -18,7 +18,7 @@ import numpy as np
 
 from svensolve import control as ctl
 from svensolve.evaluate import Evaluator
-from svensolve.linalg import truncated_svd
+from svensolve.linalg import Factors, truncated_svd
 from svensolve.options import Options
 from svensolve.progress import ProgressReporter
 from svensolve.result import MESSAGES, Result, Status, history_arrays
@@ -92,9 +92,10 @@ class _Run:
         self.evaluator.check_start(residual, jacobian)
         point = _Point(x0, residual, 0.5 * float(residual @ residual))
         self.best = point
-        self.best_jacobian = jacobian
+        self.best_jacobian, self.best_jacobian_point = jacobian, point
         n, p = jacobian.shape
         self.rtol = options.rtol if options.rtol is not None else default_rtol(n, p, x0.dtype)
+        self.scale_columns = _use_column_scaling(options.x_scale, n, p)
         self.tolerances = _clamp_tolerances(options, x0.dtype)
         self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
         status = None
@@ -112,7 +113,8 @@ class _Run:
 
     def _loop(self, point: _Point, jacobian: np.ndarray) -> Status:
         options = self.options
-        factors = truncated_svd(jacobian, options.rank, options.svd, options.seed)
+        self.column_scale = None
+        factors = self._factor(jacobian)
         state = ctl.init_control(options.control, factors, options.lr)
         self.last_singular_values = factors.s
         while True:
@@ -138,31 +140,51 @@ class _Run:
             self.nit += 1
 
             if index < 0:
-                status = self._after_rejection(point, factors, state)
                 self._record(point, rank_used, state, gain_ratio, accepted=False)
-                if status is not None:
-                    return status
+                if self._cannot_progress(point, factors, state):
+                    return Status.NO_PROGRESS
                 continue
 
-            new = _Point(trials[index], trial_residuals[index], float(trial_costs[index]))
-            status = self._step_tests(point, new, gain_ratio)
-            point = new
-            jacobian = None
+            point = _Point(trials[index], trial_residuals[index], float(trial_costs[index]))
+            jacobian = self.evaluator.jacobian(point.x)
+            self.njev += 1
             if point.cost < self.best.cost:
                 self.best = point
-            if status is None:
-                jacobian = self.evaluator.jacobian(point.x)
-                self.njev += 1
-                if point is self.best:
-                    self.best_jacobian = jacobian
-                factors = truncated_svd(jacobian, options.rank, options.svd, options.seed)
-                self.last_singular_values = factors.s
+                self.best_jacobian, self.best_jacobian_point = jacobian, point
+            factors = self._factor(jacobian)
+            self.last_singular_values = factors.s
             self._record(point, rank_used, state, gain_ratio, accepted=True)
-            if status is not None:
-                return status
+
+    def _factor(self, jacobian: np.ndarray):
+        """Truncated SVD of J, of J D^-1 when columns are scaled (then V becomes D^-1 V).
+
+        With column scaling D = diag(max over iterations of the column norms
+        of J), as MINPACK does, the step no longer depends on the units of
+        each parameter and a parameter whose column is tiny is not cut by
+        the relative cutoff. Folding D^-1 into V keeps the step formula
+        ``-V f(s) U^T r`` and the predicted reduction unchanged.
+        """
+        options = self.options
+        if not self.scale_columns:
+            return truncated_svd(jacobian, options.rank, options.svd, options.seed)
+        norms = np.linalg.norm(jacobian, axis=0)
+        if self.column_scale is None:
+            self.column_scale = np.where(norms > 0, norms, 1.0)
+        else:
+            self.column_scale = np.maximum(self.column_scale, norms)
+        u, s, v = truncated_svd(jacobian / self.column_scale, options.rank, options.svd, options.seed)
+        return Factors(u, s, v / self.column_scale[:, None])
 
     def _converged_at(self, point, jacobian, factors) -> Status | None:
-        """Tests that need only the current point: zero cost, gtol, zero Jacobian."""
+        """Termination tests at the current point, before a step is taken.
+
+        ftol and xtol are applied to the undamped Gauss-Newton step on the
+        kept subspace: the reduction it predicts and its size per parameter.
+        A damped or shortened step that happens to be small says nothing
+        about convergence, so the taken step is not tested. When a test
+        holds, that last undamped step is tried once and kept if it lowers
+        the cost, which adds digits at the price of one evaluation.
+        """
         if point.cost == 0.0:
             return Status.GTOL
         if not np.any(factors.s > 0):
@@ -172,9 +194,31 @@ class _Run:
         column_norms = np.linalg.norm(jacobian, axis=0)
         column_norms[column_norms == 0] = 1.0
         cosines = np.abs(jacobian.T @ point.residual) / column_norms
-        if np.max(cosines) <= self.tolerances["gtol"] * np.sqrt(2.0 * point.cost):
+        gtol_holds = np.max(cosines) <= self.tolerances["gtol"] * np.sqrt(2.0 * point.cost)
+
+        gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
+        ftol_holds = gauss_newton.predicted_reduction <= self.tolerances["ftol"] * point.cost
+        xtol = self.tolerances["xtol"]
+        xtol_holds = np.all(np.abs(gauss_newton.step) <= xtol * (xtol + np.abs(point.x)))
+        if not (gtol_holds or ftol_holds or xtol_holds):
+            return None
+        self._polish(point, gauss_newton.step)
+        if gtol_holds:
             return Status.GTOL
-        return None
+        if ftol_holds and xtol_holds:
+            return Status.FTOL_XTOL
+        return Status.FTOL if ftol_holds else Status.XTOL
+
+    def _polish(self, point: _Point, step: np.ndarray) -> None:
+        """Try the final undamped step once; keep it if it lowers the cost."""
+        if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
+            return
+        x = point.x + step
+        residual = self.evaluator.residual(x)
+        self.nfev += 1
+        cost = 0.5 * float(residual @ residual)
+        if np.isfinite(cost) and cost < self.best.cost:
+            self.best = _Point(x, residual, cost)
 
     def _budget_exhausted(self) -> Status | None:
         options = self.options
@@ -193,38 +237,15 @@ class _Run:
         left = self.options.max_nfev - self.nfev
         return steps[:left], predicted[:left]
 
-    def _step_tests(self, old: _Point, new: _Point, gain_ratio) -> Status | None:
-        """scipy's ftol and xtol tests on an accepted step."""
-        ftol, xtol = self.tolerances["ftol"], self.tolerances["xtol"]
-        reduction = old.cost - new.cost
-        ftol_holds = reduction < ftol * old.cost and gain_ratio > 0.25
-        step_norm = np.linalg.norm(new.x - old.x)
-        xtol_holds = step_norm <= xtol * (xtol + np.linalg.norm(new.x))
-        if ftol_holds and xtol_holds:
-            return Status.FTOL_XTOL
-        if ftol_holds:
-            return Status.FTOL
-        if xtol_holds:
-            return Status.XTOL
-        return None
-
-    def _after_rejection(self, point: _Point, factors, state) -> Status | None:
-        """Decide whether a run whose trial steps all failed can go on."""
-        # The undamped model's best reduction: if even that is below ftol of the
-        # cost, the point is stationary to working precision.
-        gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
-        if gauss_newton.predicted_reduction <= self.tolerances["ftol"] * point.cost:
-            return Status.FTOL
-        step_norm = np.linalg.norm(gauss_newton.step)
-        if self.options.control == "trust-region":
-            shrunk = float(state.damping) > 1e30 * float(factors.s[0]) ** 2
-        elif self.options.control == "line-search":
-            shrunk = float(state.step_length) * step_norm <= np.finfo(point.x.dtype).eps * (
-                1.0 + np.linalg.norm(point.x)
-            )
-        else:
-            shrunk = True  # a fixed step that gave a non-finite point will do so again
-        return Status.NO_PROGRESS if shrunk else None
+    def _cannot_progress(self, point: _Point, factors, state) -> bool:
+        """Whether the control has shrunk its step to nothing after rejections."""
+        control = self.options.control
+        if control == "trust-region":
+            return float(state.damping) > 1e30 * float(factors.s[0]) ** 2
+        if control == "line-search":
+            return float(state.step_length) <= np.finfo(point.x.dtype).eps
+        # A fixed step that gave a non-finite point would do so again.
+        return True
 
     def _record(self, point: _Point, rank_used, state, gain_ratio, accepted: bool) -> None:
         blocks = self.evaluator.blocks
@@ -271,8 +292,9 @@ class _Run:
     def _result(self, status: Status) -> Result:
         best = self.best
         jacobian = self.best_jacobian
-        if jacobian is None or jacobian.shape[1] != best.x.size:
+        if self.best_jacobian_point is not best:
             jacobian = self.evaluator.jacobian(best.x)
+            self.njev += 1
         grad = jacobian.T @ best.residual
         message = MESSAGES[status]
         error = getattr(self, "callback_error", None)
@@ -313,6 +335,17 @@ class _CallbackStop(Exception):
     def __init__(self, error):
         super().__init__(error)
         self.error = error
+
+
+def _use_column_scaling(x_scale, n: int, p: int) -> bool:
+    """Scale Jacobian columns for "jac", or for "auto" when n >= p (data fits).
+
+    With fewer residuals than parameters (PINNs) the unscaled minimum-norm
+    step is the Sven update, a natural gradient step in parameter space.
+    """
+    if x_scale == "auto":
+        return n >= p
+    return x_scale == "jac"
 
 
 def _clamp_tolerances(options: Options, dtype) -> dict[str, float]:

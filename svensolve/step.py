@@ -65,7 +65,9 @@ def sven_direction(factors, residual, lr=1.0, rank=None, rtol=0.0, damping=0.0) 
         rank = s.shape[0]
     coefficients = u.T @ residual
     filtered, keep = filter_factors(s, rank, rtol, damping)
-    step = -v @ (lr * filtered * coefficients)
+    # Control state may be float64 while the problem is float32; keep the
+    # problem's dtype so a float32 solve stays float32.
+    step = (-v @ (lr * filtered * coefficients)).astype(residual.dtype)
     shrink = 1.0 - lr * s * filtered
     predicted = 0.5 * xp.sum(coefficients**2 * (1.0 - shrink**2))
     return Direction(step, predicted, xp.sum(keep))

@@ -1,0 +1,297 @@
+"""The solver against independent references: numpy's lstsq and SVD, scipy, exact solutions."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+
+import svensolve as sv
+from svensolve.linalg import randomized_svd, thin_svd, truncated_svd
+from svensolve.loop import LoopSettings, solve_jit
+from svensolve.step import sven_direction
+
+
+def rosenbrock(x):
+    return jnp.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]])
+
+
+def linear_system(rows, cols, rank=None, seed=0):
+    rng = np.random.default_rng(seed)
+    matrix = rng.standard_normal((rows, cols))
+    if rank is not None:
+        matrix = rng.standard_normal((rows, rank)) @ rng.standard_normal((rank, cols))
+    return matrix, rng.standard_normal(rows)
+
+
+@pytest.mark.parametrize(
+    "rows, cols, rank",
+    [(30, 6, None), (6, 30, None), (30, 8, 5), (8, 30, 5)],
+    ids=["tall", "wide", "tall-rank-deficient", "wide-rank-deficient"],
+)
+def test_linear_least_squares_matches_numpy_lstsq(rows, cols, rank):
+    matrix, rhs = linear_system(rows, cols, rank)
+    expected = np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+
+    # Unscaled columns make the step minimum-norm in x itself, as lstsq's.
+    result = sv.least_squares(lambda x: matrix @ x - rhs, np.zeros(cols), x_scale="none")
+
+    assert result.success
+    np.testing.assert_allclose(result.x, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_scaled_columns_still_reach_least_squares_cost():
+    matrix, rhs = linear_system(30, 8, rank=5)
+    expected = np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+    best_cost = 0.5 * np.sum((matrix @ expected - rhs) ** 2)
+
+    result = sv.least_squares(lambda x: matrix @ x - rhs, np.zeros(8))
+
+    assert result.success
+    np.testing.assert_allclose(result.cost, best_cost, rtol=1e-12)
+
+
+def test_minimum_norm_solution_of_rank_deficient_system_is_exact():
+    columns = [(0, 1, 0, 1, 2, 0), (0, 2, 0, 0, 1, 0), (1, 0, 1, 0, 0, 4), (0, 0, 0, 2, 3, 0)]
+    matrix = np.array(columns, dtype=float).T
+    rhs = np.eye(6)[0]
+
+    result = sv.least_squares(lambda x: matrix @ x - rhs, np.zeros(4))
+
+    np.testing.assert_allclose(result.x, [0.0, 0.0, 1.0 / 18.0, 0.0], atol=1e-15)
+
+
+@pytest.mark.parametrize("control", ["trust-region", "line-search", "fixed"])
+def test_rosenbrock_reaches_exact_minimum(control):
+    result = sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), control=control)
+
+    assert result.success, result.message
+    np.testing.assert_allclose(result.x, [1.0, 1.0], rtol=1e-10)
+
+
+def test_truncated_step_matches_numpy_svd():
+    matrix, residual = linear_system(40, 25, seed=3)
+    u, s, vt = np.linalg.svd(matrix, full_matrices=False)
+    rank, lr = 7, 0.5
+    expected = -lr * vt[:rank].T @ ((u[:, :rank].T @ residual) / s[:rank])
+
+    direction = sven_direction(thin_svd(matrix), residual, lr=lr, rank=rank)
+
+    np.testing.assert_allclose(direction.step, expected, rtol=1e-12, atol=1e-14)
+    model = residual + matrix @ direction.step
+    actual = 0.5 * residual @ residual - 0.5 * model @ model
+    np.testing.assert_allclose(direction.predicted_reduction, actual, rtol=1e-12)
+
+
+def test_damped_step_matches_levenberg_marquardt_normal_equations():
+    matrix, residual = linear_system(30, 10, seed=4)
+    damping = 0.7
+    normal = matrix.T @ matrix + damping * np.eye(10)
+    expected = -np.linalg.solve(normal, matrix.T @ residual)
+
+    direction = sven_direction(thin_svd(matrix), residual, damping=damping)
+
+    np.testing.assert_allclose(direction.step, expected, rtol=1e-11)
+
+
+def test_rtol_drops_small_singular_values_like_pinv():
+    matrix, residual = linear_system(20, 12, seed=5)
+    u, s, vt = np.linalg.svd(matrix, full_matrices=False)
+    s[-4:] *= 1e-6
+    matrix = (u * s) @ vt
+    expected = -np.linalg.pinv(matrix, rtol=1e-3) @ residual
+
+    direction = sven_direction(thin_svd(matrix), residual, rtol=1e-3)
+
+    np.testing.assert_allclose(direction.step, expected, rtol=1e-10)
+    assert direction.rank == 8
+
+
+def test_randomized_svd_recovers_leading_singular_values():
+    rng = np.random.default_rng(6)
+    left, _ = np.linalg.qr(rng.standard_normal((300, 60)))
+    right, _ = np.linalg.qr(rng.standard_normal((200, 60)))
+    spectrum = np.logspace(0, -8, 60)
+    matrix = (left * spectrum) @ right.T
+
+    factors = randomized_svd(matrix, rank=10)
+
+    np.testing.assert_allclose(factors.s, spectrum[:10], rtol=1e-10)
+    reconstruction = (factors.u * factors.s) @ factors.v.T
+    best = (left[:, :10] * spectrum[:10]) @ right[:, :10].T
+    np.testing.assert_allclose(reconstruction, best, atol=1e-9)
+
+
+def test_truncated_svd_auto_picks_randomized_for_small_rank():
+    rng = np.random.default_rng(7)
+    left, _ = np.linalg.qr(rng.standard_normal((100, 80)))
+    right, _ = np.linalg.qr(rng.standard_normal((80, 80)))
+    matrix = (left * np.logspace(0, -6, 80)) @ right.T
+    exact = np.linalg.svd(matrix, compute_uv=False)
+
+    factors = truncated_svd(matrix, rank=5)
+
+    assert factors.s.shape == (5,)
+    np.testing.assert_allclose(factors.s, exact[:5], rtol=1e-6)
+
+
+def test_pytree_params_round_trip_to_lstsq_solution():
+    matrix, rhs = linear_system(12, 7, seed=8)
+    expected = np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+    params = {"a": jnp.zeros(3), "rest": [jnp.zeros((2, 2))]}
+
+    def residuals(p):
+        x = jnp.concatenate([p["a"], p["rest"][0].ravel()])
+        return matrix @ x - rhs
+
+    result = sv.minimize(residuals, params)
+
+    assert set(result.params) == {"a", "rest"}
+    assert result.params["rest"][0].shape == (2, 2)
+    np.testing.assert_allclose(result.params["a"], expected[:3], rtol=1e-7)
+    np.testing.assert_allclose(result.params["rest"][0].ravel(), expected[3:], rtol=1e-7)
+
+
+def test_result_fields_match_scipy_on_exponential_fit():
+    t = np.linspace(0, 4, 25)
+    y = 3.0 * np.exp(-0.7 * t) + 0.01 * np.sin(7 * t)
+
+    def fun(b):
+        return b[0] * jnp.exp(-b[1] * t) - y
+
+    ours = sv.least_squares(fun, np.array([1.0, 0.1]))
+    reference = scipy.optimize.least_squares(
+        lambda b: np.asarray(fun(b)), [1.0, 0.1], ftol=1e-12, xtol=1e-12, gtol=1e-12
+    )
+
+    np.testing.assert_allclose(ours.x, reference.x, rtol=1e-7)
+    np.testing.assert_allclose(ours.cost, reference.cost, rtol=1e-10)
+    np.testing.assert_allclose(ours.fun, reference.fun, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(ours.grad, ours.jac.T @ ours.fun, rtol=1e-12)
+    assert ours.optimality == pytest.approx(np.max(np.abs(ours.grad)))
+    assert ours.status in (1, 2, 3, 4) and ours.success
+    assert ours.nfev >= 1 and ours.njev >= 1 and ours.nit >= 1
+
+
+def test_numpy_fun_uses_finite_differences_and_converges():
+    t = np.linspace(0, 4, 25)
+    y = 3.0 * np.exp(-0.7 * t)
+
+    def fun(b):
+        return b[0] * np.exp(-b[1] * t) - y  # numpy only: not traceable by JAX
+
+    result = sv.least_squares(fun, [1.0, 0.1])
+
+    assert result.success
+    np.testing.assert_allclose(result.x, [3.0, 0.7], rtol=1e-7)
+
+
+def test_args_and_kwargs_are_passed_like_scipy():
+    def fun(x, a, b=0.0):
+        return x - a - b
+
+    result = sv.least_squares(fun, np.zeros(3), args=(np.arange(3.0),), kwargs={"b": 1.0})
+
+    np.testing.assert_allclose(result.x, np.arange(3.0) + 1.0, rtol=1e-12)
+
+
+def test_float32_start_stays_float32_and_converges():
+    t = np.linspace(0, 1, 100, dtype=np.float32)
+    y = (2.0 * t - 0.5).astype(np.float32)
+    reference = np.polyfit(t.astype(np.float64), y.astype(np.float64), 1)
+
+    result = sv.least_squares(lambda b: b[0] * t + b[1] - y, np.array([-1.0, -1.0], np.float32))
+
+    assert result.x.dtype == np.float32
+    np.testing.assert_allclose(result.x, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_float64_is_default_for_python_floats():
+    result = sv.minimize(lambda p: p - 2.0, jnp.array([0.0, 1.0]))
+
+    assert result.x.dtype == np.float64
+    assert result.params.dtype == jnp.float64
+
+
+def test_best_point_is_returned_when_fixed_steps_overshoot():
+    def fun(x):
+        return jnp.array([x[0] ** 2 - 4.0])
+
+    result = sv.least_squares(fun, np.array([1.0]), control="fixed", lr=1.9, max_nfev=30)
+
+    costs = result.history["cost"]
+    assert result.cost == pytest.approx(min(costs.min(), 0.5 * 9.0))
+
+
+def test_max_nfev_is_a_hard_budget():
+    for budget in (1, 2, 5):
+        result = sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), max_nfev=budget)
+        assert result.nfev <= budget
+        assert result.status == sv.Status.MAX_NFEV
+    result = sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), max_nfev=1)
+    np.testing.assert_array_equal(result.x, [-1.2, 1.0])
+    assert result.cost == pytest.approx(0.5 * (4.4**2 + 2.2**2))
+
+
+def test_callback_can_stop_and_a_raising_callback_keeps_best_point():
+    seen = []
+
+    def stop_at_three(iterate):
+        seen.append(iterate.cost)
+        return iterate.nit >= 3
+
+    result = sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), callback=stop_at_three)
+    assert result.nit == 3 and result.status == sv.Status.CALLBACK
+    assert result.cost == pytest.approx(min(seen + [12.1]))
+
+    def broken(iterate):
+        raise RuntimeError("boom")
+
+    result = sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), callback=broken)
+    assert result.status == sv.Status.CALLBACK and not result.success
+    assert "boom" in result.message
+    assert result.cost < 0.5 * (4.4**2 + 2.2**2)
+
+
+def test_keyboard_interrupt_returns_best_point():
+    def interrupt(iterate):
+        if iterate.nit == 2:
+            raise KeyboardInterrupt
+
+    result = sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), callback=interrupt)
+
+    assert result.status == sv.Status.INTERRUPTED
+    assert np.all(np.isfinite(result.x))
+    assert result.cost <= result.history["cost"].min()
+
+
+def test_zero_residual_at_start_is_success_at_iteration_zero():
+    result = sv.least_squares(lambda x: x, np.array([0.0]))
+
+    assert result.success and result.nit == 0
+
+
+def test_constant_residual_reports_zero_jacobian():
+    with pytest.warns(RuntimeWarning, match="does not depend on the parameters"):
+        result = sv.least_squares(lambda x: jnp.ones(1) + 0.0 * x, np.array([2.0]))
+
+    assert result.status == sv.Status.ZERO_JACOBIAN and not result.success
+    assert result.cost == 0.5
+    assert np.all(np.isfinite(result.x))
+
+
+def test_jit_loop_matches_scipy_on_rosenbrock_and_vmaps():
+    state = jax.jit(solve_jit, static_argnums=(0, 2))(rosenbrock, jnp.array([-1.2, 1.0]), None)
+    np.testing.assert_allclose(state.x, [1.0, 1.0], rtol=1e-10)
+    assert int(state.status) > 0
+
+    t = jnp.linspace(0, 1, 20)
+    rates = jnp.linspace(0.5, 3.0, 64)
+
+    def fit(rate):
+        return solve_jit(lambda b: b[0] * jnp.exp(b[1] * t) - 2.0 * jnp.exp(-rate * t),
+                         jnp.array([1.0, 0.0]), LoopSettings())
+
+    states = jax.jit(jax.vmap(fit))(rates)
+    np.testing.assert_allclose(states.x[:, 1], -rates, rtol=1e-9)
+    np.testing.assert_allclose(states.x[:, 0], 2.0, rtol=1e-9)

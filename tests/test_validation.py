@@ -1,0 +1,93 @@
+"""Bad input gets a clear error that names the argument or condition and the value."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import svensolve as sv
+
+
+def test_nonfinite_residual_at_start_names_condition_and_point():
+    points = jnp.array([[0.0], [1.0], [2.0]])
+    condition = sv.Condition("pde", lambda p, x: p[0] / x[0], points=points)
+    good = sv.Condition("data", lambda p, x: p[0] - x[0], points=points)
+
+    with pytest.raises(ValueError, match=r"'pde'.*point 0.*\[0\.\]"):
+        sv.minimize(sv.Problem([good, condition]), jnp.array([1.0]))
+
+
+def test_infinite_residual_in_least_squares_is_an_error():
+    with pytest.raises(ValueError, match="non-finite residual"):
+        sv.least_squares(lambda x: jnp.array([jnp.inf, x[0], x[1]]), np.ones(2))
+
+
+def test_two_dimensional_output_is_rejected():
+    with pytest.raises(ValueError, match="at most a 1-D array"):
+        sv.least_squares(lambda x: jnp.ones((2, 2)) * x[0], np.ones(1))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        ({"rank": 0}, ValueError, "rank must be >= 1, got 0"),
+        ({"rank": 2.5}, TypeError, "rank must be an integer"),
+        ({"rtol": 1.5}, ValueError, r"rtol must be in \[0, 1\)"),
+        ({"lr": -1.0}, ValueError, "lr must be finite and > 0"),
+        ({"ftol": -1e-3}, ValueError, "ftol must be"),
+        ({"control": "newton"}, ValueError, "control must be one of"),
+        ({"time_limit": 0}, ValueError, "time_limit must be > 0"),
+        ({"max_nfev": 0}, ValueError, "max_nfev must be >= 1"),
+        ({"callback": 3}, TypeError, "callback must be callable"),
+    ],
+)
+def test_bad_options_are_named(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        sv.least_squares(lambda x: x - 1.0, np.zeros(2), **kwargs)
+
+
+def test_complex_x0_is_rejected():
+    with pytest.raises(ValueError, match="x0 must be real"):
+        sv.least_squares(lambda x: x, np.array([1 + 1j]))
+
+
+def test_matrix_x0_is_rejected():
+    with pytest.raises(ValueError, match="x0 must have at most 1 dimension"):
+        sv.least_squares(lambda x: x.ravel(), np.ones((2, 2)))
+
+
+def test_integer_and_complex_params_are_named():
+    with pytest.raises(TypeError, match=r"params\['w'\] has dtype int"):
+        sv.minimize(lambda p: p["w"] * 1.0, {"w": jnp.array([1, 2])})
+    with pytest.raises(TypeError, match=r"params\[0\] is complex"):
+        sv.minimize(lambda p: jnp.abs(p[0]), [jnp.array([1j])])
+
+
+def test_empty_problem_and_empty_params_are_errors():
+    with pytest.raises(ValueError, match="at least one Condition"):
+        sv.Problem([])
+    with pytest.raises(ValueError, match="params has no arrays"):
+        sv.minimize(lambda p: jnp.zeros(1), {})
+
+
+def test_condition_that_ignores_params_warns():
+    constant = sv.Condition("constant", lambda p, x: x[0], points=jnp.ones((3, 1)))
+    used = sv.Condition("used", lambda p, x: p[0] - x[0], points=jnp.ones((3, 1)))
+
+    with pytest.warns(RuntimeWarning, match="'constant' does not depend on the parameters"):
+        sv.minimize(sv.Problem([used, constant]), jnp.array([0.0]))
+
+
+def test_unsupported_arguments_raise_not_implemented():
+    with pytest.raises(NotImplementedError, match="bounds"):
+        sv.least_squares(lambda x: x, np.ones(1), bounds=(0, 1))
+    with pytest.raises(NotImplementedError, match="loss"):
+        sv.least_squares(lambda x: x, np.ones(1), loss="huber")
+    with pytest.raises(NotImplementedError, match="not implemented yet"):
+        sv.minimize(lambda p: p, jnp.ones(1), jacobian="matrix-free")
+
+
+def test_condition_points_with_mismatched_rows_are_rejected():
+    with pytest.raises(ValueError, match="same leading axis"):
+        sv.Condition("data", lambda p, xy: p[0], points=(jnp.ones(3), jnp.ones(4)))
+    with pytest.raises(ValueError, match="weight must be finite and >= 0"):
+        sv.Condition("data", lambda p, x: p[0], points=jnp.ones(3), weight=-1.0)
