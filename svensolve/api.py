@@ -28,7 +28,7 @@ def minimize(
     rank: int | None = None,
     rtol: float | None = None,
     lr: float = 1.0,
-    control: str = "trust-region",
+    control: str = "auto",
     jacobian: str = "auto",
     max_iter: int | None = 1000,
     time_limit: float | None = None,
@@ -69,8 +69,10 @@ def minimize(
         parameters, else 1e-7 (measured best on the 2D Poisson PINN).
     lr : float
         Step length of the ``"fixed"`` control (the paper's learning rate).
-    control : {"trust-region", "line-search", "fixed"}
-        How far to step; see `svensolve.control`.
+    control : {"auto", "trust-region", "line-search", "fixed"}
+        How far to step; see `svensolve.control`. "auto" takes the trust
+        region when n >= p (fits) and the grid line search when n < p
+        (PINNs), the faster of the two on each kind in our measurements.
     jacobian : {"auto", "dense"}
         How J is formed. Only the dense path is implemented so far.
     max_iter, max_nfev : int, optional
@@ -156,7 +158,7 @@ def least_squares(
     rank: int | None = None,
     rtol: float | None = None,
     lr: float = 1.0,
-    control: str = "trust-region",
+    control: str = "auto",
     max_iter: int | None = None,
     time_limit: float | None = None,
     callback: Callable | None = None,

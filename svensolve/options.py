@@ -20,7 +20,7 @@ class Options:
     rank: int | None = None
     rtol: float | None = None
     lr: float = 1.0
-    control: str = "trust-region"
+    control: str = "auto"
     svd: str = "auto"
     x_scale: str = "auto"
     ftol: float | None = 1e-15
@@ -52,8 +52,8 @@ def make_options(**settings) -> Options:
             _check_real(name, value, "finite and >= 0, or None", lambda v: 0 <= v < math.inf)
     if options.time_limit is not None:
         _check_real("time_limit", options.time_limit, "> 0 seconds", lambda v: v > 0)
-    if options.control not in CONTROLS:
-        raise ValueError(f"control must be one of {CONTROLS}, got {options.control!r}")
+    if options.control not in ("auto", *CONTROLS):
+        raise ValueError(f"control must be 'auto' or one of {CONTROLS}, got {options.control!r}")
     if options.x_scale not in X_SCALES:
         raise ValueError(f"x_scale must be one of {X_SCALES}, got {options.x_scale!r}")
     if options.svd not in SVD_METHODS:

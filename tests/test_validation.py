@@ -34,7 +34,7 @@ def test_two_dimensional_output_is_rejected():
         ({"rtol": 1.5}, ValueError, r"rtol must be in \[0, 1\)"),
         ({"lr": -1.0}, ValueError, "lr must be finite and > 0"),
         ({"ftol": -1e-3}, ValueError, "ftol must be"),
-        ({"control": "newton"}, ValueError, "control must be one of"),
+        ({"control": "newton"}, ValueError, "control must be .auto. or one of"),
         ({"time_limit": 0}, ValueError, "time_limit must be > 0"),
         ({"max_nfev": 0}, ValueError, "max_nfev must be >= 1"),
         ({"callback": 3}, TypeError, "callback must be callable"),

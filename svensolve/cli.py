@@ -1,0 +1,170 @@
+"""The `svensolve` command: list, run and describe the reference problems."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+
+import numpy as np
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="svensolve", description="Solve reference problems with Sven steps."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the reference problems")
+    commands.add_parser("info", help="print versions, devices and float64 status")
+
+    run = commands.add_parser("run", help="solve a reference problem and print a summary")
+    run.add_argument("name", help="problem name, from `svensolve list`")
+    run.add_argument("--control", default="auto",
+                     choices=["auto", "trust-region", "line-search", "fixed"],
+                     help="step control (default: auto)")
+    run.add_argument("--rank", type=int, default=None,
+                     help="singular directions kept per step (default: all)")
+    run.add_argument("--rtol", type=float, default=None,
+                     help="relative singular value cutoff (default: chosen from the shape)")
+    run.add_argument("--lr", type=float, default=1.0, help="learning rate of --control fixed")
+    run.add_argument("--time-limit", type=float, default=60.0,
+                     help="wall-clock budget of the solve in seconds (default: 60)")
+    run.add_argument("--max-iter", type=int, default=100_000, help="iteration budget")
+    run.add_argument("--seed", type=int, default=0, help="seed of the initial network")
+    run.add_argument("--plot", metavar="FILE", default=None,
+                     help="save a PNG of the solution, its error and the convergence")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the console script and of ``python -m svensolve``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        return _list()
+    if args.command == "info":
+        return _info()
+    from problems import REGISTRY
+
+    if args.name not in REGISTRY:
+        parser.error(f"unknown problem {args.name!r}; choose from {sorted(REGISTRY)}")
+    try:
+        if args.name == "nist":
+            return _run_nist(args)
+        return _run_field(args)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+    return 2
+
+
+def _list() -> int:
+    from problems import REGISTRY, describe
+
+    for name in REGISTRY:
+        print(f"{name:12s} {describe(name)}")
+    return 0
+
+
+def _info() -> int:
+    import jax
+    import scipy
+
+    import svensolve
+
+    print(f"svensolve {svensolve.__version__}")
+    print(f"python    {platform.python_version()}")
+    print(f"jax       {jax.__version__}")
+    print(f"numpy     {np.__version__}")
+    print(f"scipy     {scipy.__version__}")
+    print(f"devices   {', '.join(str(d) for d in jax.devices())}")
+    print(f"float64   {'enabled' if jax.config.jax_enable_x64 else 'disabled'}")
+    return 0
+
+
+def _solver_options(args) -> dict:
+    return {
+        "control": args.control,
+        "rank": args.rank,
+        "rtol": args.rtol,
+        "lr": args.lr,
+        "time_limit": args.time_limit,
+        "max_iter": args.max_iter,
+        "progress": False if args.quiet else None,
+    }
+
+
+def _run_field(args) -> int:
+    from jax.flatten_util import ravel_pytree
+
+    import svensolve as sv
+    from problems import REGISTRY
+
+    case = REGISTRY[args.name].build(seed=args.seed)
+    unravel = ravel_pytree(case.params)[1]
+    trace = []
+
+    def record(iterate):
+        trace.append((iterate.time, case.relative_l2_error(unravel(iterate.x))))
+
+    options = _solver_options(args)
+    print(f"solving {args.name}: {case.problem}")
+    started = time.perf_counter()
+    result = sv.minimize(case.problem, case.params, callback=record, **options)
+    wall = time.perf_counter() - started
+    error = case.relative_l2_error(result.params)
+
+    print(f"status:              {result.message}")
+    print(f"iterations:          {result.nit} (residual evaluations {result.nfev})")
+    print(f"time:                {result.time:.1f} s solve, {wall:.1f} s with compilation")
+    print(f"final cost:          {result.cost:.3e}")
+    for name, cost in result.condition_costs.items():
+        print(f"  cost[{name}]: {cost:.3e}")
+    print(f"relative L2 error:   {error:.3e}")
+    for threshold in (1e-3, 1e-4, 1e-5, 1e-6):
+        reached = [t for t, e in trace if e <= threshold]
+        when = f"{reached[0]:.1f} s" if reached else "not reached"
+        print(f"  time to {threshold:.0e}:    {when}")
+    if args.plot:
+        _plot_field(args, case, result, trace)
+    return 0
+
+
+def _plot_field(args, case, result, trace) -> None:
+    from svensolve.plot import plot_field_solution
+
+    points = case.test_grid()
+    values = np.asarray(case.solution(result.params, points))
+    errors = values - np.asarray(case.exact(points))
+    plot_field_solution(args.plot, points, values, errors, result.history, trace, args.name)
+    print(f"figure:              {args.plot}")
+
+
+def _run_nist(args) -> int:
+    import jax.numpy as jnp
+
+    import svensolve as sv
+    from problems import nist
+
+    options = _solver_options(args)
+    options.pop("time_limit")
+    options.pop("max_iter")
+    print(f"{'problem':10s} {'start':>5s} {'digits':>7s} {'nfev':>5s}  status")
+    reached = 0
+    started = time.perf_counter()
+    for name in nist.NAMES:
+        problem = nist.load(name)
+        for index, start in enumerate(problem.starts, 1):
+            result = sv.least_squares(lambda b, p=problem: p.residual(b, jnp), start, **options)
+            digits = nist.log_relative_error(result.x, problem.certified_params).min()
+            reached += digits >= 6
+            print(f"{name:10s} {index:5d} {digits:7.1f} {result.nfev:5d}  {result.message}")
+    total = 2 * len(nist.NAMES)
+    print(f"{reached} of {total} cases reach 6 certified digits in every parameter "
+          f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
