@@ -23,6 +23,7 @@ class Status(enum.IntEnum):
     CALLBACK = -5
     NO_PROGRESS = -6
     ZERO_JACOBIAN = -7
+    PLATEAU = -8
 
 
 MESSAGES = {
@@ -40,6 +41,11 @@ MESSAGES = {
         "tests do not hold (a plateau, a non-finite region or too coarse a tolerance)."
     ),
     Status.ZERO_JACOBIAN: "The Jacobian is zero at the returned point: no direction to follow.",
+    Status.PLATEAU: (
+        "Stuck on a plateau: the step is converged on the kept singular directions, but "
+        "the gradient test fails along a direction cut by rtol or rank (a parameter whose "
+        "Jacobian column vanishes here, as when an exponential underflows)."
+    ),
 }
 
 HISTORY_FIELDS = ("cost", "time", "rank", "damping", "step_length", "gain_ratio", "nfev")

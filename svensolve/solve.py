@@ -207,6 +207,10 @@ class _Run:
         self._polish(point, gauss_newton.step)
         if gtol_holds:
             return Status.GTOL
+        if gauss_newton.rank < min(jacobian.shape):
+            # Converged only on the kept subspace while r still leans on a cut
+            # direction: calling this success would hide a wrong answer.
+            return Status.PLATEAU
         if ftol_holds and xtol_holds:
             return Status.FTOL_XTOL
         return Status.FTOL if ftol_holds else Status.XTOL
