@@ -182,6 +182,8 @@ class Problem:
         if duplicates:
             raise ValueError(f"condition names must be unique, repeated: {duplicates}")
         self.conditions = tuple(conditions)
+        # Compiled evaluators by parameter structure, filled by svensolve.evaluate.
+        self.compiled = {}
 
     def __repr__(self):
         parts = ", ".join(

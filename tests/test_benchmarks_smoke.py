@@ -1,0 +1,178 @@
+"""Smoke tests that run the benchmark scripts on tiny settings and parse the tables they print.
+
+The smoke runs start ``python -m benchmarks.<name>`` as a subprocess and are
+marked slow; run them with ``pytest --runslow``. The option checks run in
+process and are fast.
+"""
+
+import importlib.util
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import nist as nist_benchmark
+from benchmarks import poisson2d as poisson_benchmark
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+NIST_CASE_HEADER = (
+    "| Problem | Start | Digits svensolve | Digits trf | Digits lm "
+    "| nfev svensolve | nfev trf | nfev lm |"
+)
+NIST_SUMMARY_HEADER = "| Method | Cases with >= 6 digits | Successes | First pass (s) "
+POISSON_HEADER = (
+    "| Method | Error at budget | Iterations | First iteration (s) | Time to 1e-03 (s) "
+    "| Time to 1e-04 (s) | Time to 1e-05 (s) | Time to 1e-06 (s) |"
+)
+
+
+def run_module(module: str, *args: str) -> str:
+    """Run ``python -m module args`` from the repository root and return its stdout."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, (
+        f"{module} exited with {completed.returncode}; stderr ends with:\n"
+        f"{completed.stderr[-4000:]}"
+    )
+    return completed.stdout
+
+
+def table_rows(output: str, header_start: str) -> list[list[str]]:
+    """Return the cells of each row of the markdown table whose header starts with header_start."""
+    lines = output.splitlines()
+    matches = [index for index, line in enumerate(lines) if line.startswith(header_start)]
+    assert matches, f"no table header starting with {header_start!r} in:\n{output}"
+    rows = []
+    # The line after the header is the |---| separator.
+    for line in lines[matches[0] + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def parse_seconds(cell: str) -> float | None:
+    return None if cell == "never" else float(cell)
+
+
+def test_nist_option_rejects_unknown_name(capsys):
+    with pytest.raises(SystemExit):
+        nist_benchmark.parse_args(["--only", "Misra1a,NoSuchProblem"])
+    message = capsys.readouterr().err
+    assert "NoSuchProblem" in message
+    assert "Misra1a, Chwirut2" in message
+
+
+def test_nist_option_rejects_zero_repeat():
+    with pytest.raises(SystemExit):
+        nist_benchmark.parse_args(["--repeat", "0"])
+
+
+def test_poisson_option_rejects_zero_budget():
+    with pytest.raises(SystemExit):
+        poisson_benchmark.parse_args(["--budget", "0"])
+
+
+@pytest.mark.slow
+def test_nist_script_two_problems(tmp_path):
+    json_path = tmp_path / "nist.json"
+    output = run_module(
+        "benchmarks.nist", "--only", "Misra1a,DanWood", "--repeat", "1", "--json", str(json_path)
+    )
+
+    assert "- CPUs:" in output
+    assert "- XLA_FLAGS:" in output
+    assert "- OMP_NUM_THREADS:" in output
+    assert "- Import: jax" in output
+    assert NIST_CASE_HEADER in output
+
+    rows = table_rows(output, NIST_CASE_HEADER)
+    cases = [(row[0], row[1]) for row in rows]
+    assert cases == [("Misra1a", "1"), ("Misra1a", "2"), ("DanWood", "1"), ("DanWood", "2")]
+    for row in rows:
+        assert len(row) == 8, row
+        for cell in row[2:5]:
+            assert 0.0 <= float(cell) <= 15.0, row
+        for cell in row[5:8]:
+            assert int(cell) > 0, row
+    # Misra1a is easy for every method, so few digits here mean a wiring error
+    # such as a wrong start or certified vector, not a weak solver.
+    misra_digits = [float(cell) for row in rows[:2] for cell in row[2:5]]
+    assert min(misra_digits) >= 6, rows[:2]
+
+    summary = table_rows(output, NIST_SUMMARY_HEADER)
+    assert [row[0] for row in summary] == ["svensolve", "trf", "lm"]
+    for row in summary:
+        good, total = row[1].split("/")
+        assert 0 <= int(good) <= int(total) == 4, row
+        successes, total = row[2].split("/")
+        assert 0 <= int(successes) <= int(total) == 4, row
+        assert float(row[3]) >= 0, row
+        assert float(row[4]) >= 0, row
+
+    report = json.loads(json_path.read_text())
+    assert report["repeat"] == 1
+    assert len(report["cases"]) == 4
+    assert set(report["methods"]) == {"svensolve", "trf", "lm"}
+    for method, run in report["methods"].items():
+        assert len(run["cases"]) == 4, method
+        assert len(run["repeat_pass_seconds"]) == 1, method
+        for record in run["cases"]:
+            assert record["error"] is None, (method, record["error"])
+            assert len(record["x"]) == 2, (method, record)
+            assert len(record["repeat_seconds"]) == 1, (method, record)
+
+
+@pytest.mark.slow
+def test_poisson_script_short_budget(tmp_path):
+    json_path = tmp_path / "poisson.json"
+    args = ["--budget", "3", "--json", str(json_path)]
+    plot_path = tmp_path / "errors.png"
+    with_plot = importlib.util.find_spec("matplotlib") is not None
+    if with_plot:
+        args += ["--plot", str(plot_path)]
+    output = run_module("benchmarks.poisson2d", *args)
+
+    assert "- CPUs:" in output
+    assert "Warm-up before the timed runs" in output
+    assert POISSON_HEADER in output
+    rows = table_rows(output, POISSON_HEADER)
+    assert [row[0] for row in rows] == ["svensolve", "L-BFGS"]
+    for row in rows:
+        assert len(row) == 8, row
+        error = float(row[1])
+        assert math.isfinite(error), row
+        assert error > 0, row
+        # svensolve compiles inside its timed run, so on a loaded machine 3 s may
+        # end before its first iteration.
+        assert int(row[2]) >= 0, row
+        for cell in row[3:]:
+            seconds = parse_seconds(cell)
+            assert seconds is None or seconds >= 0, row
+    assert "- svensolve final status:" in output
+    assert "- L-BFGS final status:" in output
+    assert "- Time to 1e-04, L-BFGS / svensolve:" in output
+
+    report = json.loads(json_path.read_text())
+    assert report["budget_seconds"] == 3
+    assert set(report["methods"]) == {"svensolve", "L-BFGS"}
+    for name, method in report["methods"].items():
+        times, errors = method["times"], method["errors"]
+        assert len(times) == len(errors) >= 1, name
+        assert times[0] == 0.0, name
+        assert times == sorted(times), name
+        assert all(math.isfinite(error) for error in errors), name
+        assert set(method["time_to"]) == {"1e-03", "1e-04", "1e-05", "1e-06"}, name
+    assert report["methods"]["L-BFGS"]["iterations"] >= 1
+
+    if with_plot:
+        assert plot_path.stat().st_size > 0
