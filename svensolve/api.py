@@ -44,6 +44,9 @@ def minimize(
     verbose: int = 0,
     bounds=None,
     loss: str = "linear",
+    checkpoint: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | None = None,
 ) -> Result:
     """Minimize ``0.5 * ||r(params)||^2`` by Sven steps.
 
@@ -110,6 +113,18 @@ def minimize(
     bounds, loss
         Not implemented yet: anything but None and "linear" raises
         NotImplementedError.
+    checkpoint : str, optional
+        Path of an .npz file that receives the current point, the best point,
+        the step control's state, the counters and the history when the
+        solve ends (also on Ctrl-C, time limit or a failing callback) and,
+        with ``checkpoint_every=N``, every N iterations. Each write goes to a
+        temporary file that is then renamed, so a killed run leaves the last
+        complete checkpoint.
+    resume : str, optional
+        Continue from a checkpoint. ``params`` gives the structure (and must
+        have the same size); the values come from the file. With the same
+        options, the resumed run reaches the same iterates as an
+        uninterrupted one, bit for bit on the same machine.
 
     Returns
     -------
@@ -122,6 +137,7 @@ def minimize(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed, x_scale=x_scale,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
     )
     if not isinstance(residuals, Problem):
         if not callable(residuals):
@@ -165,6 +181,9 @@ def least_squares(
     progress: bool | None = None,
     svd: str = "auto",
     seed: int = 0,
+    checkpoint: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | None = None,
 ) -> Result:
     """Solve ``min 0.5 * sum(fun(x)**2)`` with scipy.optimize.least_squares' interface.
 
@@ -193,6 +212,8 @@ def least_squares(
     method : {"sven"}
     rank, rtol, lr, control, max_iter, time_limit, callback, progress, svd, seed
         As in `minimize`.
+    checkpoint, checkpoint_every, resume
+        As in `minimize`.
 
     Returns
     -------
@@ -210,7 +231,8 @@ def least_squares(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed,
-        x_scale=_column_scaling(x_scale),
+        x_scale=_column_scaling(x_scale), checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, resume=resume,
     )
 
     def bound_fun(x):

@@ -33,6 +33,9 @@ class Options:
     progress: bool | None = None
     verbose: int = 0
     seed: int = 0
+    checkpoint: str | None = None
+    checkpoint_every: int | None = None
+    resume: str | None = None
 
 
 def make_options(**settings) -> Options:
@@ -43,6 +46,9 @@ def make_options(**settings) -> Options:
     _check_int("max_iter", options.max_iter, minimum=0, optional=True)
     _check_int("verbose", options.verbose, minimum=0)
     _check_int("seed", options.seed, minimum=0)
+    _check_int("checkpoint_every", options.checkpoint_every, minimum=1, optional=True)
+    if options.checkpoint_every is not None and options.checkpoint is None:
+        raise ValueError("checkpoint_every needs a checkpoint path, got checkpoint=None")
     if options.rtol is not None:
         _check_real("rtol", options.rtol, "in [0, 1)", lambda v: 0 <= v < 1)
     _check_real("lr", options.lr, "finite and > 0", lambda v: 0 < v < math.inf)

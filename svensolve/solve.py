@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from svensolve import checkpoint
 from svensolve import control as ctl
 from svensolve.evaluate import Evaluator
 from svensolve.linalg import Factors, truncated_svd
@@ -85,12 +86,21 @@ class _Run:
 
     def start(self, x0: np.ndarray) -> Result:
         options = self.options
-        residual = self.evaluator.residual(x0)
-        self.nfev += 1
+        saved = None
+        if options.resume is not None:
+            saved = checkpoint.load(options.resume)
+            x0 = self._restore_counters(saved, x0)
+        if saved is not None and saved["residual"].shape[0]:
+            # The saved residual, not a new evaluation: a batched trial
+            # evaluation can differ from a single one in the last bit.
+            residual = saved["residual"].astype(x0.dtype)
+        else:
+            residual = self.evaluator.residual(x0)
+            self.nfev += 1
         jacobian = self.evaluator.jacobian(x0)
         self.njev += 1
         self.evaluator.check_start(residual, jacobian)
-        point = _Point(x0, residual, 0.5 * float(residual @ residual))
+        point = _Point(x0, residual, cost_of(residual))
         self.best = point
         self.best_jacobian, self.best_jacobian_point = jacobian, point
         n, p = jacobian.shape
@@ -99,6 +109,9 @@ class _Run:
         self.control = _choose_control(options.control, n, p)
         self.tolerances = _clamp_tolerances(options, x0.dtype)
         self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
+        self.point, self.control_state, self.column_scale = point, None, None
+        if saved is not None:
+            self._restore_state(saved)
         status = None
         try:
             status = self._loop(point, jacobian)
@@ -110,15 +123,20 @@ class _Run:
             self.callback_error = stop.error
         finally:
             self.reporter.close()
+            if options.checkpoint is not None:
+                self._save_checkpoint()
         return self._result(status)
 
     def _loop(self, point: _Point, jacobian: np.ndarray) -> Status:
         options = self.options
-        self.column_scale = None
         factors = self._factor(jacobian)
-        state = ctl.init_control(self.control, factors, options.lr)
+        state = self.control_state
+        if state is None:
+            state = ctl.init_control(self.control, factors, options.lr)
         self.last_singular_values = factors.s
         while True:
+            self.point, self.control_state = point, state
+            self._maybe_checkpoint()
             status = self._converged_at(point, jacobian, factors)
             if status is not None:
                 return status
@@ -133,7 +151,7 @@ class _Run:
             trials = point.x[None, :] + steps
             trial_residuals = self.evaluator.trial_residuals(trials)
             self.nfev += trials.shape[0]
-            trial_costs = 0.5 * np.einsum("ij,ij->i", trial_residuals, trial_residuals)
+            trial_costs = np.array([cost_of(r) for r in trial_residuals])
             index, state, gain_ratio = ctl.update(
                 self.control, state, point.cost, trial_costs, predicted
             )
@@ -155,6 +173,64 @@ class _Run:
             factors = self._factor(jacobian)
             self.last_singular_values = factors.s
             self._record(point, rank_used, state, gain_ratio, accepted=True)
+
+    def _maybe_checkpoint(self) -> None:
+        every = self.options.checkpoint_every
+        if self.options.checkpoint is None or not every or self.nit == 0 or self.nit % every:
+            return
+        self._save_checkpoint()
+
+    def _save_checkpoint(self) -> None:
+        """Write the current point, best point, control state, counters and history."""
+        state = self.control_state
+        arrays = {
+            "x": self.point.x,
+            "residual": self.point.residual,
+            "best_x": self.best.x,
+            "control": np.array(self.control),
+            "control_state": np.array([np.nan] * 3 if state is None else [float(v) for v in state]),
+            "column_scale": np.array([]) if self.column_scale is None else self.column_scale,
+            "counters": np.array([self.nit, self.nfev, self.njev]),
+            "elapsed": np.array(self.elapsed()),
+        }
+        for key, values in history_arrays(self.history).items():
+            arrays[f"history:{key}"] = values
+        checkpoint.save(self.options.checkpoint, arrays)
+
+    def _restore_counters(self, saved: dict, x0: np.ndarray) -> np.ndarray:
+        """Counters, history and clock from a checkpoint; returns the point to restart at."""
+        x = saved["x"].astype(x0.dtype)
+        if x.shape != x0.shape:
+            raise ValueError(
+                f"resume: the checkpoint has {x.size} parameters but params has {x0.size}"
+            )
+        self.nit, self.nfev, self.njev = (int(v) for v in saved["counters"])
+        self.started = time.perf_counter() - float(saved["elapsed"])
+        keys = [key.split(":", 1)[1] for key in saved if key.startswith("history:")]
+        count = len(saved["history:cost"]) if "history:cost" in saved else 0
+        self.history = [
+            {key: saved[f"history:{key}"][i].item() for key in keys} for i in range(count)
+        ]
+        return x
+
+    def _restore_state(self, saved: dict) -> None:
+        """Control state, column scales and best point from a checkpoint."""
+        if str(saved["control"]) != self.control:
+            raise ValueError(
+                f"resume: the checkpoint used control {str(saved['control'])!r}, "
+                f"this solve uses {self.control!r}"
+            )
+        values = saved["control_state"]
+        if not np.any(np.isnan(values)):
+            self.control_state = ctl.ControlState(*(float(v) for v in values))
+        if saved["column_scale"].size:
+            self.column_scale = saved["column_scale"]
+        best_x = saved["best_x"].astype(self.point.x.dtype)
+        residual = self.evaluator.residual(best_x)
+        self.nfev += 1
+        cost = cost_of(residual)
+        if cost < self.best.cost:
+            self.best = _Point(best_x, residual, cost)
 
     def _factor(self, jacobian: np.ndarray):
         """Truncated SVD of J, of J D^-1 when columns are scaled (then V becomes D^-1 V).
@@ -222,7 +298,7 @@ class _Run:
         x = point.x + step
         residual = self.evaluator.residual(x)
         self.nfev += 1
-        cost = 0.5 * float(residual @ residual)
+        cost = cost_of(residual)
         if np.isfinite(cost) and cost < self.best.cost:
             self.best = _Point(x, residual, cost)
 
@@ -348,6 +424,16 @@ class _Run:
             condition_costs=condition_cost_map(self.evaluator.blocks, best.residual),
             callback_error=error,
         )
+
+
+def cost_of(residual: np.ndarray) -> float:
+    """0.5 * ||r||^2, computed one way everywhere so that equal points give equal costs.
+
+    A resumed run recomputes the cost of its start point; if trial costs were
+    summed differently (einsum over a batch), the last bit could differ and
+    the resumed run would drift from the uninterrupted one.
+    """
+    return 0.5 * float(residual @ residual)
 
 
 def condition_cost_map(blocks, residual: np.ndarray) -> dict[str, float]:

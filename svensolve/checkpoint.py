@@ -1,0 +1,45 @@
+"""Save and load solver checkpoints as .npz files, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+def save(path, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` through a temporary file and a rename.
+
+    The rename is atomic on POSIX file systems, so a run killed while
+    writing leaves the previous checkpoint intact instead of a torn file.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, format_version=FORMAT_VERSION, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def load(path) -> dict:
+    """Read a checkpoint written by `save`; raise with the path on a bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"resume: checkpoint file {str(path)!r} does not exist")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    version = int(arrays.get("format_version", -1))
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"resume: {str(path)!r} has checkpoint format {version}, expected {FORMAT_VERSION}"
+        )
+    return arrays

@@ -1,0 +1,95 @@
+"""Checkpoints: atomic writes, and a resumed run that matches an uninterrupted one bit for bit."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import svensolve as sv
+from problems.networks import init_mlp, mlp
+
+
+def small_pinn():
+    def pde(params, x):
+        u_xx = jax.grad(jax.grad(lambda t: mlp(params, jnp.array([t]))))(x[0])
+        return -u_xx - jnp.pi**2 * jnp.sin(jnp.pi * x[0])
+
+    problem = sv.Problem([
+        sv.Condition("pde", pde, points=np.linspace(0, 1, 20)[1:-1, None]),
+        sv.Condition("boundary", lambda p, x: mlp(p, x), points=np.array([[0.0], [1.0]])),
+    ])
+    return problem, init_mlp(jax.random.PRNGKey(1), [1, 8, 8, 1])
+
+
+@pytest.mark.parametrize("control", ["line-search", "trust-region"])
+def test_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path, control):
+    problem, params = small_pinn()
+    options = {"control": control, "ftol": None, "xtol": None, "gtol": None}
+    whole = sv.minimize(problem, params, max_iter=12, **options)
+
+    path = tmp_path / "run.npz"
+    first = sv.minimize(problem, params, max_iter=5, checkpoint=str(path), **options)
+    assert first.status == sv.Status.MAX_ITER and path.is_file()
+    resumed = sv.minimize(problem, params, max_iter=12, resume=str(path), **options)
+
+    assert resumed.nit == whole.nit == 12
+    assert resumed.x.tobytes() == whole.x.tobytes()
+    assert resumed.cost == whole.cost
+    np.testing.assert_array_equal(resumed.history["cost"], whole.history["cost"])
+
+
+def test_checkpoint_every_writes_during_the_run(tmp_path):
+    problem, params = small_pinn()
+    path = tmp_path / "run.npz"
+    seen = []
+
+    def look(iterate):
+        if path.is_file():
+            seen.append(int(np.load(path)["counters"][0]))
+
+    sv.minimize(problem, params, max_iter=7, checkpoint=str(path), checkpoint_every=2,
+                callback=look, ftol=None, xtol=None, gtol=None)
+
+    assert seen and set(seen) <= {2, 4, 6}
+    assert int(np.load(path)["counters"][0]) == 7
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_interrupted_run_keeps_its_checkpoint(tmp_path):
+    problem, params = small_pinn()
+    path = tmp_path / "run.npz"
+
+    def interrupt(iterate):
+        if iterate.nit == 3:
+            raise KeyboardInterrupt
+
+    result = sv.minimize(problem, params, checkpoint=str(path), callback=interrupt)
+
+    assert result.status == sv.Status.INTERRUPTED
+    saved = np.load(path)
+    np.testing.assert_array_equal(saved["best_x"], result.x)
+
+
+def test_resume_errors_name_the_problem(tmp_path):
+    problem, params = small_pinn()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        sv.minimize(problem, params, resume=str(tmp_path / "missing.npz"))
+    with pytest.raises(ValueError, match="checkpoint_every needs a checkpoint path"):
+        sv.minimize(problem, params, checkpoint_every=3)
+    path = tmp_path / "run.npz"
+    sv.least_squares(lambda x: x - 1.0, np.zeros(3), checkpoint=str(path))
+    with pytest.raises(ValueError, match="checkpoint has 3 parameters but params has 2"):
+        sv.least_squares(lambda x: x - 1.0, np.zeros(2), resume=str(path))
+
+
+def test_resumed_poisson_line_search_matches_bit_for_bit(tmp_path):
+    from problems import poisson2d
+
+    case = poisson2d.build(grid=8, edge_points=8)  # 96 x 1,185: the unfused path
+    options = {"ftol": None, "xtol": None, "gtol": None}
+    whole = sv.minimize(case.problem, case.params, max_iter=8, **options)
+    path = tmp_path / "poisson.npz"
+    sv.minimize(case.problem, case.params, max_iter=4, checkpoint=str(path), **options)
+    resumed = sv.minimize(case.problem, case.params, max_iter=8, resume=str(path), **options)
+
+    assert resumed.x.tobytes() == whole.x.tobytes()
