@@ -292,14 +292,14 @@ class _Run:
         return Status.FTOL if ftol_holds else Status.XTOL
 
     def _polish(self, point: _Point, step: np.ndarray) -> None:
-        """Try the final undamped step once; keep it if it lowers the cost."""
+        """Try the final undamped step once; keep it unless it raises the cost."""
         if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
             return
         x = point.x + step
         residual = self.evaluator.residual(x)
         self.nfev += 1
         cost = cost_of(residual)
-        if np.isfinite(cost) and cost < self.best.cost:
+        if np.isfinite(cost) and cost <= self.best.cost:
             self.best = _Point(x, residual, cost)
 
     def _budget_exhausted(self) -> Status | None:
@@ -433,7 +433,8 @@ def cost_of(residual: np.ndarray) -> float:
     summed differently (einsum over a batch), the last bit could differ and
     the resumed run would drift from the uninterrupted one.
     """
-    return 0.5 * float(residual @ residual)
+    with np.errstate(over="ignore"):  # an overflowing trial is rejected as inf
+        return 0.5 * float(residual @ residual)
 
 
 def condition_cost_map(blocks, residual: np.ndarray) -> dict[str, float]:
