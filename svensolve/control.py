@@ -24,8 +24,9 @@ from svensolve.step import array_namespace, sven_direction
 
 CONTROLS = ("trust-region", "line-search", "fixed")
 
-# Initial damping relative to s_max^2 (the tau of Levenberg-Marquardt codes). On the 54 NIST StRD cases 1e-1 reached 6 digits on 52,
-# 1e-3 and 1e-6 on 51 (BoxBOD start 1 then walks onto an underflow plateau).
+# Initial damping relative to s_max^2 (the tau of Levenberg-Marquardt codes).
+# On the 54 NIST StRD cases 1e-1 reached 6 digits on 52, 1e-3 and 1e-6 on 51
+# (BoxBOD start 1 then walks onto an underflow plateau).
 INITIAL_DAMPING = 1e-1
 # Nielsen's smallest damping factor after a very good step.
 MIN_DAMPING_SHRINK = 1.0 / 3.0
