@@ -67,8 +67,8 @@ def curve_fit(
         the residuals are whitened with its Cholesky factor ``L``
         (``sigma = L L^T``) by solving ``L w = f - y``, as scipy does.
     absolute_sigma : bool
-        True when `sigma` holds the true standard deviations, so `pcov` is
-        not scaled by the reduced chi-square.
+        True when `sigma` contains the true standard deviations, so `pcov`
+        is not scaled by the reduced chi-square.
     check_finite : bool, optional
         Raise ValueError if `ydata` or an array `xdata` contains NaN or inf.
         Default: True unless `nan_policy` is given (scipy 1.17's rule).
@@ -233,10 +233,11 @@ def _prepare_data(xdata, ydata, sigma, check_finite: bool, nan_policy):
 def _check_finite(name: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        first = np.unravel_index(bad[0], values.shape)
+        first = tuple(int(i) for i in np.unravel_index(bad[0], values.shape))
+        position = first[0] if len(first) == 1 else first
         raise ValueError(
             f"{name} must be finite when check_finite is True: {bad.size} non-finite "
-            f"value(s), the first at index {first} is {values[first]}; remove them or "
+            f"value(s), the first at index {position} is {values[first]}; remove them or "
             "pass check_finite=False with nan_policy='omit'"
         )
 
@@ -342,7 +343,7 @@ def _residual_function(f: Callable, xdata, ydata: np.ndarray, whitening: _Whiten
 
 
 def _residual_jacobian(jac, xdata, whitening: _Whitening):
-    """The residual Jacobian for least_squares: f's Jacobian whitened, or jac unchanged."""
+    """Wrap a callable jac so it returns the whitened residual Jacobian; pass others unchanged."""
     if not callable(jac):
         return jac
 

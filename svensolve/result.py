@@ -50,7 +50,9 @@ MESSAGES = {
     ),
 }
 
-HISTORY_FIELDS = ("cost", "time", "rank", "damping", "step_length", "gain_ratio", "nfev")
+HISTORY_FIELDS = (
+    "cost", "time", "rank", "damping", "step_length", "gain_ratio", "nfev", "accepted"
+)
 
 
 class Result(OptimizeResult):
@@ -233,7 +235,7 @@ class _Spectrum:
 
 
 def _jacobian_matrix(jac) -> np.ndarray:
-    """The Jacobian as a finite 2-D float array, or ValueError naming what is wrong."""
+    """Convert ``jac`` to a finite 2-D float array; raise ValueError naming what is wrong."""
     if jac is None:
         raise ValueError("the result has no Jacobian (field 'jac'), so no uncertainties")
     jac = np.asarray(jac)
@@ -269,11 +271,11 @@ def _variance_scale(n: int, p: int, cost: float, absolute_sigma: bool) -> tuple[
     return 2.0 * float(cost) / (n - p), None
 
 
-def _non_identifiable_message(spectrum: _Spectrum, names: list[str], shown: int = 5) -> str:
+def _non_identifiable_message(spectrum: _Spectrum, names: list[str], max_listed: int = 5) -> str:
     null_rows = spectrum.vt[~spectrum.kept]
-    directions = [_format_direction(row, names) for row in null_rows[:shown]]
-    if len(null_rows) > shown:
-        directions.append(f"and {len(null_rows) - shown} more")
+    directions = [_format_direction(row, names) for row in null_rows[:max_listed]]
+    if len(null_rows) > max_listed:
+        directions.append(f"and {len(null_rows) - max_listed} more")
     return (
         f"{len(null_rows)} parameter direction(s) not identifiable: the Jacobian's singular "
         f"values there are at or below rtol * s_max = {spectrum.cutoff:.3g}, so the residuals "
@@ -359,5 +361,5 @@ def _correlation_lines(cov: np.ndarray, names: list[str], threshold: float = 0.5
 def history_arrays(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Turn per-iteration dicts into one array per field."""
     if not rows:
-        return {}
+        return {key: np.array([]) for key in HISTORY_FIELDS}
     return {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
