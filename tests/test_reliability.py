@@ -22,7 +22,9 @@ def test_nonfinite_trial_points_are_rejected_not_returned():
 
 
 def test_fixed_step_into_nan_region_stops_with_finite_best_point():
-    result = sv.least_squares(lambda x: jnp.sqrt(x) - 1.0, np.array([4.0]), control="fixed", lr=10.0)
+    result = sv.least_squares(
+        lambda x: jnp.sqrt(x) - 1.0, np.array([4.0]), control="fixed", lr=10.0
+    )
 
     assert np.all(np.isfinite(result.x)) and np.isfinite(result.cost)
     assert result.cost <= 0.5 * (2.0 - 1.0) ** 2
