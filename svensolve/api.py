@@ -251,8 +251,12 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
     if jac is None:
         reason = _untraceable_reason(fun, x0)
         if reason is None:
-            _check_vector_output(jax.eval_shape(fun, jnp.asarray(x0)).shape)
-            evaluator, _, _ = evaluate.from_problem(Problem.from_function(fun, "fun"), x0)
+
+            def traced_fun(x):
+                return jnp.asarray(fun(x))  # a list or tuple of numbers is an array too
+
+            _check_vector_output(jax.eval_shape(traced_fun, jnp.asarray(x0)).shape)
+            evaluator, _, _ = evaluate.from_problem(Problem.from_function(traced_fun, "fun"), x0)
             return evaluator
         message = f"fun cannot be traced by JAX ({reason}); using 2-point finite differences"
         logger.info(message)
@@ -298,7 +302,9 @@ def _column_scaling(x_scale) -> str:
         raise ValueError(f"x_scale must be 'auto', 'jac', 'none' or 1.0, got {x_scale!r}")
     if np.isscalar(x_scale) and x_scale == 1.0:
         return "none"
-    raise NotImplementedError(f"x_scale as an array is not supported yet, got {x_scale!r}")
+    raise NotImplementedError(
+        f"x_scale other than 'auto', 'jac', 'none' or 1.0 is not supported yet, got {x_scale!r}"
+    )
 
 
 def _check_scipy_defaults(bounds, f_scale, diff_step) -> None:

@@ -50,6 +50,7 @@ def main(argv=None) -> int:
 
     if args.name not in REGISTRY:
         parser.error(f"unknown problem {args.name!r}; choose from {sorted(REGISTRY)}")
+    _check_run_arguments(parser, args)
     try:
         if args.name == "nist":
             return _run_nist(args)
@@ -57,6 +58,25 @@ def main(argv=None) -> int:
     except (ValueError, TypeError) as error:
         parser.error(str(error))
     return 2
+
+
+def _check_run_arguments(parser, args) -> None:
+    """Reject bad options before any problem is built or solved."""
+    from pathlib import Path
+
+    from svensolve.options import make_options
+
+    try:
+        make_options(**_solver_options(args))
+    except (ValueError, TypeError) as error:
+        parser.error(str(error).replace("time_limit", "--time-limit").replace(
+            "max_iter", "--max-iter"))
+    if args.plot:
+        folder = Path(args.plot).parent
+        if not folder.is_dir():
+            parser.error(f"--plot: directory {str(folder)!r} does not exist")
+        if args.name == "nist":
+            parser.error("--plot is not available for nist")
 
 
 def _list() -> int:
@@ -122,6 +142,9 @@ def _run_field(args) -> int:
     for name, cost in result.condition_costs.items():
         print(f"  cost[{name}]: {cost:.3e}")
     print(f"relative L2 error:   {error:.3e}")
+    if result.status == sv.Status.TIME_LIMIT:
+        print("note: the time limit stopped the solve before it converged; raise "
+              "--time-limit, or on a busy machine try OPENBLAS_NUM_THREADS=1")
     for threshold in (1e-3, 1e-4, 1e-5, 1e-6):
         reached = [t for t, e in trace if e <= threshold]
         when = f"{reached[0]:.1f} s" if reached else "not reached"

@@ -56,7 +56,8 @@ def propose(control: str, factors, residual, state: ControlState, rank, rtol):
     xp = array_namespace(residual, factors.s)
     if control == "line-search":
         direction = sven_direction(factors, residual, 1.0, rank, rtol, 0.0)
-        lengths = state.step_length * 0.5 ** xp.arange(LINE_SEARCH_GRID)
+        # In the residual's dtype, so that a float32 solve stays float32.
+        lengths = (state.step_length * 0.5 ** xp.arange(LINE_SEARCH_GRID)).astype(residual.dtype)
         steps = lengths[:, None] * direction.step[None, :]
         # The quadratic model along the ray: 0.5|c|^2 (1 - (1 - a)^2) with a the length.
         full = direction.predicted_reduction

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from svensolve.control import CONTROLS
 
@@ -49,6 +51,8 @@ def make_options(**settings) -> Options:
     _check_int("checkpoint_every", options.checkpoint_every, minimum=1, optional=True)
     if options.checkpoint_every is not None and options.checkpoint is None:
         raise ValueError("checkpoint_every needs a checkpoint path, got checkpoint=None")
+    if options.checkpoint is not None:
+        _check_checkpoint_path(options.checkpoint)
     if options.rtol is not None:
         _check_real("rtol", options.rtol, "in [0, 1)", lambda v: 0 <= v < 1)
     _check_real("lr", options.lr, "finite and > 0", lambda v: 0 < v < math.inf)
@@ -69,6 +73,18 @@ def make_options(**settings) -> Options:
     if options.progress not in (None, True, False):
         raise TypeError(f"progress must be True, False or None, got {options.progress!r}")
     return options
+
+
+def _check_checkpoint_path(path) -> None:
+    """Fail before the solve, not after it, on a checkpoint path that cannot be written."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ValueError(f"checkpoint must be a file path, got the directory {str(path)!r}")
+    if not directory.is_dir():
+        raise ValueError(f"checkpoint: directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise ValueError(f"checkpoint: directory {str(directory)!r} is not writable")
 
 
 def _check_int(name, value, minimum, optional=False):

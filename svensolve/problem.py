@@ -37,7 +37,7 @@ class Condition:
         residual (a scalar or a small array) at one point and is vmapped over
         the leading axis of ``points``. With ``batched=True``:
         ``fn(params, points)`` returns the residuals of all points, with the
-        points along the leading axis. Without ``points``: ``fn(params``)
+        points along the leading axis. Without ``points``: ``fn(params)``
         returns an array or pytree of arrays.
     points : array or pytree of arrays, optional
         Collocation or data points, stacked along the leading axis. A tuple

@@ -44,9 +44,9 @@ MESSAGES = {
     ),
     Status.ZERO_JACOBIAN: "The Jacobian is zero at the returned point: no direction to follow.",
     Status.PLATEAU: (
-        "Stuck on a plateau: the step is converged on the kept singular directions, but "
-        "the gradient test fails along a direction cut by rtol or rank (a parameter whose "
-        "Jacobian column vanishes here, as when an exponential underflows)."
+        "Converged only on the kept singular directions: the gradient test fails along a "
+        "direction cut by rtol or rank (a plateau where a Jacobian column vanishes, as when "
+        "an exponential underflows, or a rank or rtol that drops a direction the fit needs)."
     ),
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -91,6 +92,12 @@ class _Run:
             saved = checkpoint.load(options.resume)
             x0 = self._restore_counters(saved, x0)
         if saved is not None and saved["residual"].shape[0]:
+            expected = self.evaluator.blocks[-1].stop
+            if saved["residual"].shape[0] != expected:
+                raise ValueError(
+                    f"resume: the checkpoint has {saved['residual'].shape[0]} residuals but "
+                    f"this problem has {expected}"
+                )
             # The saved residual, not a new evaluation: a batched trial
             # evaluation can differ from a single one in the last bit.
             residual = saved["residual"].astype(x0.dtype)
@@ -110,6 +117,7 @@ class _Run:
         self.tolerances = _clamp_tolerances(options, x0.dtype)
         self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
         self.point, self.control_state, self.column_scale = point, None, None
+        self.last_singular_values = np.array([])
         if saved is not None:
             self._restore_state(saved)
         status = None
@@ -124,8 +132,20 @@ class _Run:
         finally:
             self.reporter.close()
             if options.checkpoint is not None:
-                self._save_checkpoint()
+                self._save_final_checkpoint()
         return self._result(status)
+
+    def _save_final_checkpoint(self) -> None:
+        """Write the last checkpoint; a failure is logged so the result is still returned."""
+        try:
+            self._save_checkpoint()
+        except OSError as error:
+            logger.error("could not write checkpoint %r: %s", self.options.checkpoint, error)
+            warnings.warn(
+                f"checkpoint {self.options.checkpoint!r} could not be written: {error}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
     def _loop(self, point: _Point, jacobian: np.ndarray) -> Status:
         options = self.options
@@ -148,7 +168,7 @@ class _Run:
                 self.control, factors, point.residual, state, options.rank, self.rtol
             )
             steps, predicted = self._fit_budget(steps, predicted)
-            trials = point.x[None, :] + steps
+            trials = (point.x[None, :] + steps).astype(point.x.dtype, copy=False)
             trial_residuals = self.evaluator.trial_residuals(trials)
             self.nfev += trials.shape[0]
             trial_costs = np.array([cost_of(r) for r in trial_residuals])

@@ -56,3 +56,43 @@ def test_every_status_has_a_message_and_scipy_sign(status):
 
     assert MESSAGES[status]
     assert (status > 0) == (status in (1, 2, 3, 4))
+
+
+def test_interrupt_during_first_factorisation_returns_start(monkeypatch):
+    import svensolve.solve
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(svensolve.solve, "truncated_svd", interrupted)
+    result = sv.least_squares(lambda x: x - 1.0, np.zeros(2))
+
+    assert result.status == sv.Status.INTERRUPTED
+    np.testing.assert_array_equal(result.x, [0.0, 0.0])
+    assert result.cost == 1.0
+
+
+def test_float32_line_search_stays_float32():
+    rng = np.random.default_rng(1)
+    matrix = rng.standard_normal((5, 12)).astype(np.float32)
+    target = rng.standard_normal(5).astype(np.float32)
+
+    result = sv.minimize(lambda x: matrix @ x - target, jnp.zeros(12, jnp.float32),
+                         control="line-search")
+
+    assert result.x.dtype == np.float32
+    expected = np.linalg.lstsq(matrix.astype(float), target.astype(float), rcond=None)[0]
+    np.testing.assert_allclose(result.x, expected, atol=1e-4)
+
+
+def test_jax_fun_returning_a_list_is_accepted():
+    result = sv.least_squares(lambda b: [b[0] - 1.0, b[1] - 2.0], np.zeros(2))
+
+    np.testing.assert_allclose(result.x, [1.0, 2.0], rtol=1e-12)
+
+
+def test_unwritable_checkpoint_fails_before_the_solve(tmp_path):
+    with pytest.raises(ValueError, match="directory .* does not exist"):
+        sv.least_squares(lambda x: x, np.ones(2), checkpoint=str(tmp_path / "no" / "run.npz"))
+    with pytest.raises(ValueError, match="must be a file path"):
+        sv.least_squares(lambda x: x, np.ones(2), checkpoint=str(tmp_path))
