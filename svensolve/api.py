@@ -43,7 +43,8 @@ def minimize(
     seed: int = 0,
     verbose: int = 0,
     bounds=None,
-    loss: str = "linear",
+    loss: str | Callable = "linear",
+    f_scale: float = 1.0,
     checkpoint: str | None = None,
     checkpoint_every: int | None = None,
     resume: str | None = None,
@@ -110,9 +111,16 @@ def minimize(
         Seed of randomized factorisations.
     verbose : int
         0 silent, 1 a summary at the end, 2 one line per iteration.
-    bounds, loss
-        Not implemented yet: anything but None and "linear" raises
-        NotImplementedError.
+    loss : {"linear", "soft_l1", "huber", "cauchy", "arctan"} or callable
+        Robust loss with scipy's definitions, applied to every residual:
+        the cost becomes ``0.5 * f_scale^2 * sum rho((r / f_scale)^2)`` and
+        the step rescales residuals and Jacobian rows so it stays a
+        least-squares step. A callable returns rho, rho' and rho'' of z as
+        an array of shape (3, m). A loss per condition is not supported yet.
+    f_scale : float
+        Residuals below ``f_scale`` count as inliers of the robust loss.
+    bounds
+        Not implemented yet: anything but None raises NotImplementedError.
     checkpoint : str, optional
         Path of an .npz file that receives the current point, the best point,
         the step control's state, the counters and the history when the
@@ -132,12 +140,13 @@ def minimize(
         ``params`` is the best point in the shape of the input; the other
         fields are described in `svensolve.result.Result`.
     """
-    _check_unsupported(method, jacobian, bounds, loss)
+    _check_unsupported(method, jacobian, bounds)
     options = make_options(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed, x_scale=x_scale,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+        loss=loss, f_scale=f_scale,
     )
     if not isinstance(residuals, Problem):
         if not callable(residuals):
@@ -163,7 +172,7 @@ def least_squares(
     xtol: float | None = 1e-8,
     gtol: float | None = 1e-8,
     x_scale="auto",
-    loss: str = "linear",
+    loss: str | Callable = "linear",
     f_scale: float = 1.0,
     diff_step=None,
     max_nfev: int | None = None,
@@ -206,7 +215,10 @@ def least_squares(
     x_scale : {"auto", "jac", "none"} or 1.0
         As in `minimize`; scipy's 1.0 means "none". The default is "auto"
         (scipy: 1.0), which scales columns for fits with n >= p.
-    bounds, loss, f_scale, diff_step
+    loss, f_scale
+        As in scipy and `minimize`: "linear", "soft_l1", "huber", "cauchy",
+        "arctan" or a callable.
+    bounds, diff_step
         Only scipy's defaults are accepted so far; anything else raises
         NotImplementedError.
     method : {"sven"}
@@ -222,8 +234,8 @@ def least_squares(
         njev, nit, status, message, success``.
     """
     kwargs = {} if kwargs is None else dict(kwargs)
-    _check_unsupported(method, "auto", None, loss)
-    _check_scipy_defaults(bounds, f_scale, diff_step)
+    _check_unsupported(method, "auto", None)
+    _check_scipy_defaults(bounds, diff_step)
     x0 = _as_float_vector(x0)
     if max_nfev is None:
         max_nfev = max(1000, 100 * x0.size)
@@ -232,7 +244,7 @@ def least_squares(
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed,
         x_scale=_column_scaling(x_scale), checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every, resume=resume,
+        checkpoint_every=checkpoint_every, resume=resume, loss=loss, f_scale=f_scale,
     )
 
     def bound_fun(x):
@@ -281,7 +293,7 @@ def _check_vector_output(shape) -> None:
         raise ValueError(f"fun must return at most a 1-D array, got shape {shape}")
 
 
-def _check_unsupported(method, jacobian, bounds, loss) -> None:
+def _check_unsupported(method, jacobian, bounds) -> None:
     if method != "sven":
         raise ValueError(f"method must be 'sven', got {method!r}")
     if jacobian in PLANNED_JACOBIAN_PATHS:
@@ -290,8 +302,6 @@ def _check_unsupported(method, jacobian, bounds, loss) -> None:
         raise ValueError(f"jacobian must be one of {JACOBIAN_PATHS}, got {jacobian!r}")
     if bounds is not None:
         raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
-    if loss != "linear":
-        raise NotImplementedError(f"loss={loss!r} is not supported yet; only 'linear'")
 
 
 def _column_scaling(x_scale) -> str:
@@ -307,12 +317,10 @@ def _column_scaling(x_scale) -> str:
     )
 
 
-def _check_scipy_defaults(bounds, f_scale, diff_step) -> None:
+def _check_scipy_defaults(bounds, diff_step) -> None:
     lower, upper = bounds if isinstance(bounds, tuple) and len(bounds) == 2 else (None, None)
     if not (np.all(np.asarray(lower) == -np.inf) and np.all(np.asarray(upper) == np.inf)):
         raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
-    if f_scale != 1.0:
-        raise NotImplementedError(f"f_scale is not supported yet, got {f_scale!r}")
     if diff_step is not None:
         raise NotImplementedError(f"diff_step is not supported yet, got {diff_step!r}")
 

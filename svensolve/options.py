@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from svensolve.control import CONTROLS
+from svensolve.loss import RobustLoss
 
 SVD_METHODS = ("auto", "exact", "randomized")
 X_SCALES = ("auto", "jac", "none")
@@ -38,6 +39,8 @@ class Options:
     checkpoint: str | None = None
     checkpoint_every: int | None = None
     resume: str | None = None
+    loss: str | Callable = "linear"
+    f_scale: float = 1.0
 
 
 def make_options(**settings) -> Options:
@@ -53,6 +56,8 @@ def make_options(**settings) -> Options:
         raise ValueError("checkpoint_every needs a checkpoint path, got checkpoint=None")
     if options.checkpoint is not None:
         _check_checkpoint_path(options.checkpoint)
+    _check_real("f_scale", options.f_scale, "finite and > 0", lambda v: 0 < v < math.inf)
+    RobustLoss(options.loss, options.f_scale)  # raises on an unknown loss
     if options.rtol is not None:
         _check_real("rtol", options.rtol, "in [0, 1)", lambda v: 0 <= v < 1)
     _check_real("lr", options.lr, "finite and > 0", lambda v: 0 < v < math.inf)

@@ -21,6 +21,7 @@ from svensolve import checkpoint
 from svensolve import control as ctl
 from svensolve.evaluate import Evaluator
 from svensolve.linalg import Factors, truncated_svd
+from svensolve.loss import RobustLoss
 from svensolve.options import Options
 from svensolve.progress import ProgressReporter
 from svensolve.result import MESSAGES, Result, Status, history_arrays
@@ -107,7 +108,8 @@ class _Run:
         jacobian = self.evaluator.jacobian(x0)
         self.njev += 1
         self.evaluator.check_start(residual, jacobian)
-        point = _Point(x0, residual, cost_of(residual))
+        self.loss = RobustLoss(options.loss, options.f_scale)
+        point = _Point(x0, residual, self.loss.cost(residual))
         self.best = point
         self.best_jacobian, self.best_jacobian_point = jacobian, point
         n, p = jacobian.shape
@@ -149,7 +151,8 @@ class _Run:
 
     def _loop(self, point: _Point, jacobian: np.ndarray) -> Status:
         options = self.options
-        factors = self._factor(jacobian)
+        work, work_jacobian = self._working_problem(point, jacobian)
+        factors = self._factor(work_jacobian)
         state = self.control_state
         if state is None:
             state = ctl.init_control(self.control, factors, options.lr)
@@ -157,7 +160,7 @@ class _Run:
         while True:
             self.point, self.control_state = point, state
             self._maybe_checkpoint()
-            status = self._converged_at(point, jacobian, factors)
+            status = self._converged_at(work, work_jacobian, factors)
             if status is not None:
                 return status
             status = self._budget_exhausted()
@@ -165,13 +168,13 @@ class _Run:
                 return status
 
             steps, predicted, rank_used = ctl.propose(
-                self.control, factors, point.residual, state, options.rank, self.rtol
+                self.control, factors, work.residual, state, options.rank, self.rtol
             )
             steps, predicted = self._fit_budget(steps, predicted)
             trials = (point.x[None, :] + steps).astype(point.x.dtype, copy=False)
             trial_residuals = self.evaluator.trial_residuals(trials)
             self.nfev += trials.shape[0]
-            trial_costs = np.array([cost_of(r) for r in trial_residuals])
+            trial_costs = np.array([self.loss.cost(r) for r in trial_residuals])
             index, state, gain_ratio = ctl.update(
                 self.control, state, point.cost, trial_costs, predicted
             )
@@ -181,7 +184,7 @@ class _Run:
             if index < 0:
                 self._record(point, rank_used, state, gain_ratio, accepted=False)
                 if self._cannot_progress(point, factors, state):
-                    return self._status_without_progress(point, factors)
+                    return self._status_without_progress(work, factors)
                 continue
 
             point = _Point(trials[index], trial_residuals[index], float(trial_costs[index]))
@@ -190,9 +193,15 @@ class _Run:
             if point.cost < self.best.cost:
                 self.best = point
                 self.best_jacobian, self.best_jacobian_point = jacobian, point
-            factors = self._factor(jacobian)
+            work, work_jacobian = self._working_problem(point, jacobian)
+            factors = self._factor(work_jacobian)
             self.last_singular_values = factors.s
             self._record(point, rank_used, state, gain_ratio, accepted=True)
+
+    def _working_problem(self, point: _Point, jacobian: np.ndarray):
+        """The point and J that the step sees: rescaled rows under a robust loss."""
+        residual, jacobian = self.loss.scale(point.residual, jacobian)
+        return point._replace(residual=residual), jacobian
 
     def _maybe_checkpoint(self) -> None:
         every = self.options.checkpoint_every
@@ -248,7 +257,7 @@ class _Run:
         best_x = saved["best_x"].astype(self.point.x.dtype)
         residual = self.evaluator.residual(best_x)
         self.nfev += 1
-        cost = cost_of(residual)
+        cost = self.loss.cost(residual)
         if cost < self.best.cost:
             self.best = _Point(best_x, residual, cost)
 
@@ -327,18 +336,7 @@ class _Run:
             self.best_jacobian = self.evaluator.jacobian(self.best.x)
             self.best_jacobian_point = self.best
             self.njev += 1
-        return self._gtol_holds(self.best, self.best_jacobian)
-
-    def _polish(self, point: _Point, step: np.ndarray) -> None:
-        """Try the final undamped step once; keep it unless it raises the cost."""
-        if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
-            return
-        x = point.x + step
-        residual = self.evaluator.residual(x)
-        self.nfev += 1
-        cost = cost_of(residual)
-        if np.isfinite(cost) and cost <= self.best.cost:
-            self.best = _Point(x, residual, cost)
+        return self._gtol_holds(*self._working_problem(self.best, self.best_jacobian))
 
     def _budget_exhausted(self) -> Status | None:
         options = self.options
@@ -356,6 +354,25 @@ class _Run:
             return steps, predicted
         left = self.options.max_nfev - self.nfev
         return steps[:left], predicted[:left]
+
+    def _polish(self, point: _Point, step: np.ndarray) -> None:
+        """Try the final undamped step once; keep it unless it raises the cost.
+
+        Near a minimum the cost is flat to rounding: a step that moves x by
+        1e-10 changes it by about 1e-20 relative, far below the rounding of
+        the sum. An increase within that rounding (n * eps relative) still
+        counts as no increase, so the Gauss-Newton step, which is exact on
+        a linear problem, is kept.
+        """
+        if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
+            return
+        x = point.x + step
+        residual = self.evaluator.residual(x)
+        self.nfev += 1
+        cost = self.loss.cost(residual)
+        rounding = residual.size * np.finfo(residual.dtype).eps * self.best.cost
+        if np.isfinite(cost) and cost <= self.best.cost + rounding:
+            self.best = _Point(x, residual, cost)
 
     def _status_without_progress(self, point: _Point, factors) -> Status:
         """Converged to working precision, or NO_PROGRESS.
@@ -437,7 +454,8 @@ class _Run:
         if self.best_jacobian_point is not best:
             jacobian = self.evaluator.jacobian(best.x)
             self.njev += 1
-        grad = jacobian.T @ best.residual
+        work, work_jacobian = self._working_problem(best, jacobian)
+        grad = work_jacobian.T @ work.residual  # J^T rho'(z) r, the robust cost's gradient
         message = MESSAGES[status]
         error = getattr(self, "callback_error", None)
         if error is not None:
@@ -462,17 +480,6 @@ class _Run:
             condition_costs=condition_cost_map(self.evaluator.blocks, best.residual),
             callback_error=error,
         )
-
-
-def cost_of(residual: np.ndarray) -> float:
-    """0.5 * ||r||^2, computed one way everywhere so that equal points give equal costs.
-
-    A resumed run recomputes the cost of its start point; if trial costs were
-    summed differently (einsum over a batch), the last bit could differ and
-    the resumed run would drift from the uninterrupted one.
-    """
-    with np.errstate(over="ignore"):  # an overflowing trial is rejected as inf
-        return 0.5 * float(residual @ residual)
 
 
 def condition_cost_map(blocks, residual: np.ndarray) -> dict[str, float]:
