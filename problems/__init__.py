@@ -1,12 +1,12 @@
 """Reference problems: each module builds a Problem, a start and the metric papers report."""
 
-from problems import nist, poisson2d
+from problems import heat1d, heat_inverse, kovasznay, nist, poisson2d, poisson5d
 
 # Problems that `svensolve run NAME` knows, with one-line descriptions.
 REGISTRY = {
-    poisson2d.NAME: poisson2d,
-    "nist": nist,
+    module.NAME: module for module in (poisson2d, poisson5d, heat1d, kovasznay, heat_inverse)
 }
+REGISTRY["nist"] = nist
 
 
 def describe(name: str) -> str:

@@ -130,6 +130,7 @@ def _run_field(args) -> int:
 
     options = _solver_options(args)
     print(f"solving {args.name}: {case.problem}")
+    print(f"parameters:          {ravel_pytree(case.params)[0].size}")
     started = time.perf_counter()
     result = sv.minimize(case.problem, case.params, callback=record, **options)
     wall = time.perf_counter() - started
@@ -142,6 +143,9 @@ def _run_field(args) -> int:
     for name, cost in result.condition_costs.items():
         print(f"  cost[{name}]: {cost:.3e}")
     print(f"relative L2 error:   {error:.3e}")
+    if hasattr(case, "coefficient_errors"):
+        for name, value in case.coefficient_errors(result.params).items():
+            print(f"  relative error of {name}: {value:.3e}")
     if result.status == sv.Status.TIME_LIMIT:
         print("note: the time limit stopped the solve before it converged; raise "
               "--time-limit, or on a busy machine try OPENBLAS_NUM_THREADS=1")
@@ -159,6 +163,10 @@ def _plot_field(args, case, result, trace) -> None:
 
     points = case.test_grid()
     values = np.asarray(case.solution(result.params, points))
+    if points.shape[1] != 2 or values.ndim != 1:
+        print(f"figure:              none (--plot draws scalar fields on 2-D grids; "
+              f"{args.name} has {points.shape[1]}-D points)")
+        return
     errors = values - np.asarray(case.exact(points))
     plot_field_solution(args.plot, points, values, errors, result.history, trace, args.name)
     print(f"figure:              {args.plot}")
