@@ -66,7 +66,8 @@ def minimize(
         float64 unless every leaf is float32.
     method : {"sven"}
     rank : int, optional
-        Number of singular directions kept (the paper's k); all by default.
+        Number of singular directions kept (k in the Sven paper, arXiv
+        2604.01279); all by default.
     rtol : float, optional
         Singular values below ``rtol * s_max`` are dropped. Default: rounding
         level ``eps * max(n, p)`` when there are at least as many residuals as
@@ -258,7 +259,7 @@ def least_squares(
 
 def _least_squares_evaluator(fun, x0, jac, verbose):
     """Autodiff evaluator when ``fun`` traces with JAX, else numpy with ``jac``."""
-    if jac not in (None, "2-point", "3-point") and not callable(jac):
+    if jac is not None and jac not in evaluate.FINITE_DIFFERENCES and not callable(jac):
         raise ValueError(f"jac must be None, '2-point', '3-point' or a callable, got {jac!r}")
     if jac is None:
         reason = _untraceable_reason(fun, x0)

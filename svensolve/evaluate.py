@@ -27,9 +27,8 @@ FINITE_DIFFERENCES = ("2-point", "3-point")
 class Evaluator:
     """r(x), batched r over trial points, and J(x), all on host arrays.
 
-    ``jacobian_mode`` says how J is computed: "autodiff", "callable" (the
-    user's ``jac``) or a finite-difference scheme; ``jacobian_evaluations``
-    is the number of residual evaluations one J costs (0 for autodiff).
+    ``jacobian_mode`` names how J is computed: "autodiff", "callable" (the
+    user's ``jac``) or a finite-difference scheme ("2-point", "3-point").
     """
 
     residual: Callable[[np.ndarray], np.ndarray]
@@ -99,7 +98,7 @@ def _compile(problem: Problem, params, unravel) -> Evaluator:
 def _fused_evaluator(problem, residual, jacobian, blocks) -> Evaluator:
     """Evaluator over one compiled ``x -> (r, J)``, remembering the last point.
 
-    The solver asks for J at the trial point it just accepted, so the memo
+    The solver requests J at the trial point it just accepted, so the memo
     turns that request into a lookup.
     """
     # Backend optimisation level 0 cuts compile time by about a third for

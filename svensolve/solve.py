@@ -321,7 +321,7 @@ class _Run:
 
         ftol and xtol are applied to the undamped Gauss-Newton step on the
         kept subspace: the reduction it predicts and its size per parameter.
-        A damped or shortened step that happens to be small says nothing
+        A damped or shortened step that happens to be small tells nothing
         about convergence, so the taken step is not tested. When a test
         holds, that last undamped step is tried once and kept if it lowers
         the cost, which adds digits at the price of one evaluation.
@@ -431,7 +431,7 @@ class _Run:
         return Status.NO_PROGRESS
 
     def _cannot_progress(self, point: _Point, factors, state) -> bool:
-        """Whether the control has shrunk its step to nothing after rejections."""
+        """Return whether the control has shrunk its step to nothing after rejections."""
         control = self.control
         if control == "trust-region":
             return float(state.damping) > 1e30 * float(factors.s[0]) ** 2

@@ -72,8 +72,3 @@ def sven_direction(factors, residual, lr=1.0, rank=None, rtol=0.0, damping=0.0) 
     predicted = 0.5 * xp.sum(coefficients**2 * (1.0 - shrink**2))
     return Direction(step, predicted, xp.sum(keep))
 
-
-def gradient(factors, residual):
-    """Gradient of the cost, J^T r, from the factors (exact when no rank was cut)."""
-    u, s, v = factors
-    return v @ (s * (u.T @ residual))
