@@ -40,6 +40,7 @@ import numpy as np
 
 import svensolve as sv
 from problems import heat1d
+from problems.metrics import relative_l2
 from problems.networks import init_mlp, mlp
 
 NAME = "heat_inverse"
@@ -126,9 +127,7 @@ class HeatInverse:
     def relative_l2_error(self, params) -> float:
         """Return ||u_net - u||_2 / ||u||_2 over the test grid."""
         points = self.test_grid()
-        predicted = self.solution(params, points)
-        expected = self.exact(points)
-        return float(jnp.linalg.norm(predicted - expected) / jnp.linalg.norm(expected))
+        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def build(

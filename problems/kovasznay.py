@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import svensolve as sv
+from problems.metrics import relative_l2
 from problems.networks import init_mlp, mlp
 
 NAME = "kovasznay"
@@ -216,18 +217,13 @@ class Kovasznay:
         points = self.test_grid()
         predicted = np.asarray(self.solution(params, points))
         expected = np.asarray(self.exact(points))
-        errors = {}
-        for index, name in enumerate(("u", "v", "p")):
-            difference = np.linalg.norm(predicted[:, index] - expected[:, index])
-            errors[name] = float(difference / np.linalg.norm(expected[:, index]))
-        return errors
+        names = ("u", "v", "p")
+        return {name: relative_l2(predicted[:, i], expected[:, i]) for i, name in enumerate(names)}
 
     def relative_l2_error(self, params) -> float:
         """Return ||(u, v)_net - (u, v)||_2 / ||(u, v)||_2 over the test grid."""
         points = self.test_grid()
-        predicted = self.solution(params, points)[:, :2]
-        expected = self.exact(points)[:, :2]
-        return float(jnp.linalg.norm(predicted - expected) / jnp.linalg.norm(expected))
+        return relative_l2(self.solution(params, points)[:, :2], self.exact(points)[:, :2])
 
 
 def build(

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import svensolve as sv
+from problems.metrics import relative_l2
 from problems.networks import init_mlp, mlp
 from problems.poisson2d import laplacian
 
@@ -135,9 +136,7 @@ class Poisson5D:
     def relative_l2_error(self, params) -> float:
         """Return ||u_net - u||_2 / ||u||_2 over the test points."""
         points = self.test_grid()
-        predicted = self.solution(params, points)
-        expected = self.exact(points)
-        return float(jnp.linalg.norm(predicted - expected) / jnp.linalg.norm(expected))
+        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def build(
