@@ -423,12 +423,17 @@ class _Run:
         """
         gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
         eps = np.finfo(point.x.dtype).eps
-        if gauss_newton.predicted_reduction <= np.sqrt(eps) * point.cost:
-            return Status.FTOL
         resolution = np.sqrt(eps)
+        status = Status.NO_PROGRESS
         if np.all(np.abs(gauss_newton.step) <= resolution * (resolution + np.abs(point.x))):
-            return Status.XTOL
-        return Status.NO_PROGRESS
+            status = Status.XTOL
+        if gauss_newton.predicted_reduction <= resolution * point.cost:
+            status = Status.FTOL
+        if status != Status.NO_PROGRESS:
+            # The damped steps failed on rounding, but the undamped one may
+            # still move x closer: in float32 it recovers the last digits.
+            self._polish(point, gauss_newton.step)
+        return status
 
     def _cannot_progress(self, point: _Point, factors, state) -> bool:
         """Return whether the control has shrunk its step to nothing after rejections."""

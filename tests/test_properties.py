@@ -499,26 +499,11 @@ def test_float32_wide_pytree_keeps_dtypes_and_solution(params, extra_rows, seed)
 @PROPERTY_SETTINGS
 @given(float32_trees, st.integers(0, 3), seeds)
 def test_float32_tall_pytree_keeps_dtypes(params, extra_rows, seed):
-    # The values are checked in test_float32_fit_matches_lstsq, which fails.
+    # The values are checked in test_float32_fit_matches_lstsq.
     check_pytree_solution(params, extra_rows, seed, check_values=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a float32 fit with column scaling can stop with 3 correct digits and report ftol: "
-        "least_squares on the one-parameter fit LinearSystem('single-column', seed=36) "
-        "with x0 = np.zeros(1, np.float32) returns 0.18676564 against x* = 0.18731493 "
-        "(error 5.5e-4, ftol allowance 5.2e-4, rounding bound 1.6e-5), status 2. After "
-        "two accepted steps the trust region rejects every step, because the true gain "
-        "(4e-7) is below the float32 rounding of the cost (about n * eps * cost = 3e-6), "
-        "and the damping grows to 1e34. The no-progress exit then reports ftol because "
-        "the predicted gain is below sqrt(eps) * cost, although it is above ftol * cost, "
-        "and it does not try the final Gauss-Newton step. x_scale='none' gives an error "
-        "of 3e-8 and control='line-search' 1e-8 on the same problem."
-    ),
-)
-@KNOWN_FAILURE_SETTINGS
+@PROPERTY_SETTINGS
 @given(well_scaled_systems(("tall", "square", "single-column")))
 @example(LinearSystem("single-column", 36))
 def test_float32_fit_matches_lstsq(system):
