@@ -213,9 +213,11 @@ def least_squares(
         As in scipy. ``max_nfev`` counts every residual evaluation, not those
         spent on finite differences (None: ``max(1000, 100 * p)``; scipy's
         ``100 * p`` stops NIST Bennett5 short of 6 digits).
-    x_scale : {"auto", "jac", "none"} or 1.0
-        As in `minimize`; scipy's 1.0 means "none". The default is "auto"
-        (scipy: 1.0), which scales columns for fits with n >= p.
+    x_scale : {"auto", "jac", "none"} or array_like of shape (p,)
+        As in `minimize`, or scipy's characteristic scale of each parameter:
+        the step is taken in the variables ``x / x_scale``; 1.0 means "none".
+        The default is "auto" (scipy: 1.0), which scales columns for fits
+        with n >= p.
     loss, f_scale
         As in scipy and `minimize`: "linear", "soft_l1", "huber", "cauchy",
         "arctan" or a callable.
@@ -244,7 +246,7 @@ def least_squares(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed,
-        x_scale=_column_scaling(x_scale), checkpoint=checkpoint,
+        x_scale=_column_scaling(x_scale, x0.size), checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, resume=resume, loss=loss, f_scale=f_scale,
     )
 
@@ -305,17 +307,24 @@ def _check_unsupported(method, jacobian, bounds) -> None:
         raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
 
 
-def _column_scaling(x_scale) -> str:
-    """Map scipy's ``x_scale`` to the solver's column scaling: "auto", "jac" or "none"."""
+def _column_scaling(x_scale, size: int):
+    """Map scipy's ``x_scale`` to "auto", "jac", "none" or an array of per-parameter scales."""
     if isinstance(x_scale, str):
         if x_scale in ("auto", "jac", "none"):
             return x_scale
-        raise ValueError(f"x_scale must be 'auto', 'jac', 'none' or 1.0, got {x_scale!r}")
-    if np.isscalar(x_scale) and x_scale == 1.0:
+        raise ValueError(
+            f"x_scale must be 'auto', 'jac', 'none' or positive numbers, got {x_scale!r}"
+        )
+    scales = np.asarray(x_scale, dtype=float)
+    if scales.ndim == 0:
+        scales = np.full(size, float(scales))
+    if scales.shape != (size,) or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise ValueError(
+            f"x_scale must be finite and > 0, a scalar or of shape ({size},), got {x_scale!r}"
+        )
+    if np.all(scales == 1.0):
         return "none"
-    raise NotImplementedError(
-        f"x_scale other than 'auto', 'jac', 'none' or 1.0 is not supported yet, got {x_scale!r}"
-    )
+    return scales
 
 
 def _check_scipy_defaults(bounds, diff_step) -> None:

@@ -9,6 +9,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from svensolve.control import CONTROLS
 from svensolve.loss import RobustLoss
 
@@ -25,7 +27,7 @@ class Options:
     lr: float = 1.0
     control: str = "auto"
     svd: str = "auto"
-    x_scale: str = "auto"
+    x_scale: str | np.ndarray = "auto"
     ftol: float | None = 1e-15
     xtol: float | None = 1e-8
     gtol: float | None = 1e-8
@@ -69,7 +71,7 @@ def make_options(**settings) -> Options:
         _check_real("time_limit", options.time_limit, "> 0 seconds", lambda v: v > 0)
     if options.control not in ("auto", *CONTROLS):
         raise ValueError(f"control must be 'auto' or one of {CONTROLS}, got {options.control!r}")
-    if options.x_scale not in X_SCALES:
+    if isinstance(options.x_scale, str) and options.x_scale not in X_SCALES:
         raise ValueError(f"x_scale must be one of {X_SCALES}, got {options.x_scale!r}")
     if options.svd not in SVD_METHODS:
         raise ValueError(f"svd must be one of {SVD_METHODS}, got {options.svd!r}")

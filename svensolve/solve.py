@@ -120,6 +120,11 @@ class _Run:
         n, p = jacobian.shape
         self.rtol = options.rtol if options.rtol is not None else default_rtol(n, p, x0.dtype)
         self.scale_columns = _use_column_scaling(options.x_scale, n, p)
+        if not isinstance(options.x_scale, str):
+            # Fixed characteristic scales: the step is taken in x / x_scale.
+            self.fixed_column_scale = 1.0 / np.asarray(options.x_scale, dtype=x0.dtype)
+        else:
+            self.fixed_column_scale = None
         self.control = _choose_control(options.control, n, p)
         self.fallback = options.control == "auto" and self.control == "line-search"
         self.short_steps = 0
@@ -299,16 +304,18 @@ class _Run:
         """Truncated SVD of J, of J D^-1 when columns are scaled (then V becomes D^-1 V).
 
         With column scaling D = diag(max over iterations of the column norms
-        of J), as MINPACK does, the step no longer depends on the units of
-        each parameter and a parameter whose column is tiny is not cut by
-        the relative cutoff. Folding D^-1 into V keeps the step formula
+        of J), as MINPACK does, or D = 1 / x_scale for given scales, the step
+        no longer depends on the units of each parameter, and a parameter
+        whose column is tiny is not cut by the relative cutoff. Folding D^-1 into V keeps the step formula
         ``-V f(s) U^T r`` and the predicted reduction unchanged.
         """
         options = self.options
         if not self.scale_columns:
             return truncated_svd(jacobian, options.rank, options.svd, options.seed)
         norms = np.linalg.norm(jacobian, axis=0)
-        if self.column_scale is None:
+        if self.fixed_column_scale is not None:
+            self.column_scale = self.fixed_column_scale
+        elif self.column_scale is None:
             self.column_scale = np.where(norms > 0, norms, 1.0)
         else:
             self.column_scale = np.maximum(self.column_scale, norms)
@@ -553,11 +560,13 @@ def _choose_control(control: str, n: int, p: int) -> str:
 
 
 def _use_column_scaling(x_scale, n: int, p: int) -> bool:
-    """Scale Jacobian columns for "jac", or for "auto" when n >= p (data fits).
+    """Scale Jacobian columns for "jac" or given scales, and for "auto" when n >= p.
 
     With fewer residuals than parameters (PINNs) the unscaled minimum-norm
     step is the Sven update, a natural gradient step in parameter space.
     """
+    if not isinstance(x_scale, str):
+        return True
     if x_scale == "auto":
         return n >= p
     return x_scale == "jac"

@@ -295,3 +295,24 @@ def test_jit_loop_matches_scipy_on_rosenbrock_and_vmaps():
     states = jax.jit(jax.vmap(fit))(rates)
     np.testing.assert_allclose(states.x[:, 1], -rates, rtol=1e-9)
     np.testing.assert_allclose(states.x[:, 0], 2.0, rtol=1e-9)
+
+
+def test_x_scale_array_reaches_badly_scaled_solution():
+    t = np.linspace(0, 1, 30)
+    truth = np.array([2e-9, 3e3])
+    y = truth[0] * 1e9 * np.exp(-t) + truth[1] * 1e-3 * t
+
+    def fun(b):
+        return b[0] * 1e9 * jnp.exp(-t) + b[1] * 1e-3 * t - y
+
+    for x_scale in (np.array([1e-9, 1e3]), "jac"):
+        result = sv.least_squares(fun, np.array([1e-9, 1e3]), x_scale=x_scale)
+        assert result.success, result.message
+        np.testing.assert_allclose(result.x, truth, rtol=1e-10)
+
+
+def test_x_scale_array_must_be_positive_and_match_x0():
+    with pytest.raises(ValueError, match="x_scale must be finite and > 0"):
+        sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), x_scale=np.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match=r"of shape \(2,\)"):
+        sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), x_scale=np.ones(3))
