@@ -306,8 +306,9 @@ class _Run:
         With column scaling D = diag(max over iterations of the column norms
         of J), as MINPACK does, or D = 1 / x_scale for given scales, the step
         no longer depends on the units of each parameter, and a parameter
-        whose column is tiny is not cut by the relative cutoff. Folding D^-1 into V keeps the step formula
-        ``-V f(s) U^T r`` and the predicted reduction unchanged.
+        whose column is tiny is not cut by the relative cutoff. Folding D^-1
+        into V keeps the step formula ``-V f(s) U^T r`` and the predicted
+        reduction unchanged.
         """
         options = self.options
         if not self.scale_columns:
