@@ -117,7 +117,8 @@ def minimize(
         the cost becomes ``0.5 * f_scale^2 * sum rho((r / f_scale)^2)`` and
         the step rescales residuals and Jacobian rows so it stays a
         least-squares step. A callable returns rho, rho' and rho'' of z as
-        an array of shape (3, m). A loss per condition is not supported yet.
+        an array of shape (3, m). A `Condition` can set its own ``loss`` and
+        ``f_scale``, which then replace these for its block.
     f_scale : float
         Residuals below ``f_scale`` count as inliers of the robust loss.
     bounds

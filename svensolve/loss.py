@@ -100,3 +100,42 @@ class RobustLoss:
         # model; the floor keeps such rows nearly out of the step.
         weight = np.sqrt(np.maximum(weight, np.finfo(residual.dtype).eps))
         return residual * (rho1 / weight), jacobian * weight[:, None]
+
+
+LINEAR = RobustLoss("linear")
+
+
+class BlockLoss:
+    """Robust losses applied block by block, with `RobustLoss`'s interface.
+
+    Parameters
+    ----------
+    blocks : sequence of svensolve.problem.Block
+        Positions of the conditions; a block whose ``loss`` is None takes
+        ``default``.
+    default : RobustLoss
+        The solve's own loss.
+    """
+
+    def __init__(self, blocks, default: RobustLoss):
+        self.parts = []
+        for block in blocks:
+            loss = default if block.loss is None else RobustLoss(block.loss, block.f_scale)
+            self.parts.append((slice(block.start, block.stop), loss))
+        self.is_linear = all(loss.is_linear for _, loss in self.parts)
+
+    def cost(self, residual: np.ndarray) -> float:
+        """Sum of the blocks' costs."""
+        if self.is_linear:
+            return LINEAR.cost(residual)  # one dot product, as every linear cost
+        return sum(loss.cost(residual[part]) for part, loss in self.parts)
+
+    def scale(self, residual: np.ndarray, jacobian: np.ndarray):
+        """Residual and Jacobian with each block rescaled by its own loss."""
+        if self.is_linear:
+            return residual, jacobian
+        pieces = [loss.scale(residual[part], jacobian[part]) for part, loss in self.parts]
+        return (
+            np.concatenate([r for r, _ in pieces]),
+            np.concatenate([j for _, j in pieces]),
+        )

@@ -23,6 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from svensolve.loss import RobustLoss
+
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
@@ -49,6 +51,14 @@ class Condition:
         ``weight`` alone, so a plain residual function keeps scipy's cost.
     batched : bool
         Whether ``fn`` takes all points at once.
+    loss : str or callable, optional
+        Robust loss of this block ("soft_l1", "huber", "cauchy", "arctan",
+        "linear" or a callable, as in `svensolve.minimize`), so that a data
+        condition can be robust while a PDE condition stays quadratic. None
+        takes the solve's ``loss``.
+    f_scale : float
+        Residuals of this block below ``f_scale`` (after the weight scaling)
+        count as inliers of its loss.
     """
 
     name: str
@@ -56,6 +66,8 @@ class Condition:
     points: Any = None
     weight: float = 1.0
     batched: bool = False
+    loss: str | Callable | None = None
+    f_scale: float = 1.0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -67,6 +79,8 @@ class Condition:
             raise ValueError(
                 f"condition {self.name!r}: weight must be finite and >= 0, got {self.weight!r}"
             )
+        if self.loss is not None:
+            RobustLoss(self.loss, self.f_scale)  # raises on an unknown loss or bad f_scale
         if self.batched and self.points is None:
             raise ValueError(f"condition {self.name!r}: batched=True needs points")
         if self.points is not None:
@@ -150,12 +164,14 @@ def _pointwise_jacobian(fn, params, points, flatten) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    """Where one condition's residuals sit in the flat residual vector."""
+    """Position of one condition's residuals in the flat residual vector, and its loss."""
 
     name: str
     start: int
     stop: int
     count: int | None
+    loss: str | Callable | None = None
+    f_scale: float = 1.0
 
 
 class Problem:
@@ -213,7 +229,7 @@ class Problem:
         blocks, start = [], 0
         for c in self.conditions:
             size = jax.eval_shape(c.residual, params).shape[0]
-            blocks.append(Block(c.name, start, start + size, c.count))
+            blocks.append(Block(c.name, start, start + size, c.count, c.loss, c.f_scale))
             start += size
         return tuple(blocks)
 

@@ -21,7 +21,7 @@ from svensolve import checkpoint
 from svensolve import control as ctl
 from svensolve.evaluate import Evaluator
 from svensolve.linalg import Factors, truncated_svd
-from svensolve.loss import RobustLoss
+from svensolve.loss import BlockLoss, RobustLoss
 from svensolve.options import Options
 from svensolve.progress import ProgressReporter
 from svensolve.result import MESSAGES, Result, Status, history_arrays
@@ -113,7 +113,7 @@ class _Run:
         jacobian = self.evaluator.jacobian(x0)
         self.njev += 1
         self.evaluator.check_start(residual, jacobian)
-        self.loss = RobustLoss(options.loss, options.f_scale)
+        self.loss = BlockLoss(self.evaluator.blocks, RobustLoss(options.loss, options.f_scale))
         point = _Point(x0, residual, self.loss.cost(residual))
         self.best = point
         self.best_jacobian, self.best_jacobian_point = jacobian, point

@@ -91,3 +91,40 @@ def test_callable_loss_and_bad_loss_arguments():
         sv.least_squares(model, np.ones(3), loss="l1")
     with pytest.raises(ValueError, match="f_scale must be finite and > 0"):
         sv.least_squares(model, np.ones(3), loss="huber", f_scale=0.0)
+
+
+def test_loss_per_condition_matches_direct_minimisation():
+    t, y = outlier_data(3)
+    points = (jnp.asarray(t), jnp.asarray(y))
+
+    def data(b, point):
+        time, value = point
+        return b[0] * jnp.exp(-b[1] * time) + b[2] - value
+
+    def prior(b):
+        return 0.3 * (b - jnp.array([2.0, 1.0, 0.5]))
+
+    problem = sv.Problem([
+        sv.Condition("data", data, points=points, loss="cauchy", f_scale=0.01),
+        sv.Condition("prior", prior),
+    ])
+    result = sv.minimize(problem, jnp.ones(3))
+
+    scale = 1.0 / np.sqrt(t.size)
+
+    def objective(b):
+        z = ((scale * (b[0] * np.exp(-b[1] * t) + b[2] - y)) / 0.01) ** 2
+        prior_residual = 0.3 * (b - np.array([2.0, 1.0, 0.5]))
+        return 0.5 * 0.01**2 * np.sum(np.log1p(z)) + 0.5 * prior_residual @ prior_residual
+
+    reference = scipy.optimize.minimize(objective, np.asarray(result.x), method="Nelder-Mead",
+                                        options={"xatol": 1e-12, "fatol": 1e-16, "maxiter": 20000})
+    assert result.success, result.message
+    np.testing.assert_allclose(result.cost, objective(result.x), rtol=1e-12)
+    assert result.cost <= reference.fun * (1 + 1e-10)
+    np.testing.assert_allclose(result.x, reference.x, rtol=1e-5)
+
+
+def test_condition_loss_is_validated():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        sv.Condition("data", lambda p, x: p[0], points=jnp.ones(3), loss="l1")
