@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from svensolve import evaluate
+from svensolve.bounds import make_box
 from svensolve.options import make_options
 from svensolve.problem import Problem
 from svensolve.result import Result
@@ -222,9 +223,14 @@ def least_squares(
     loss, f_scale
         As in scipy and `minimize`: "linear", "soft_l1", "huber", "cauchy",
         "arctan" or a callable.
-    bounds, diff_step
-        Only scipy's defaults are accepted so far; anything else raises
-        NotImplementedError.
+    bounds : pair (lb, ub) or scipy.optimize.Bounds
+        Box constraints with scipy's meaning: scalars or arrays of shape
+        (p,), +-inf for none; ``x0`` may lie on a bound. Iterates are
+        projected onto the box, and a parameter on a bound whose gradient
+        points outwards is held there, so a solution on a bound is exact.
+        ``res.active_mask`` is -1, 0 or 1 as in scipy.
+    diff_step
+        Only scipy's default (None) is accepted so far.
     method : {"sven"}
     rank, rtol, lr, control, max_iter, time_limit, callback, progress, svd, seed
         As in `minimize`.
@@ -239,8 +245,10 @@ def least_squares(
     """
     kwargs = {} if kwargs is None else dict(kwargs)
     _check_unsupported(method, "auto", None)
-    _check_scipy_defaults(bounds, diff_step)
+    if diff_step is not None:
+        raise NotImplementedError(f"diff_step is not supported yet, got {diff_step!r}")
     x0 = _as_float_vector(x0)
+    box = make_box(bounds, x0)
     if max_nfev is None:
         max_nfev = max(1000, 100 * x0.size)
     options = make_options(
@@ -248,7 +256,7 @@ def least_squares(
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed,
         x_scale=_column_scaling(x_scale, x0.size), checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every, resume=resume, loss=loss, f_scale=f_scale,
+        checkpoint_every=checkpoint_every, resume=resume, loss=loss, f_scale=f_scale, box=box,
     )
 
     def bound_fun(x):
@@ -326,14 +334,6 @@ def _column_scaling(x_scale, size: int):
     if np.all(scales == 1.0):
         return "none"
     return scales
-
-
-def _check_scipy_defaults(bounds, diff_step) -> None:
-    lower, upper = bounds if isinstance(bounds, tuple) and len(bounds) == 2 else (None, None)
-    if not (np.all(np.asarray(lower) == -np.inf) and np.all(np.asarray(upper) == np.inf)):
-        raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
-    if diff_step is not None:
-        raise NotImplementedError(f"diff_step is not supported yet, got {diff_step!r}")
 
 
 def _as_float_vector(x0) -> np.ndarray:

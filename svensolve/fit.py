@@ -17,7 +17,6 @@ import jax
 import jax.scipy.linalg
 import numpy as np
 import scipy.linalg
-from scipy.optimize import Bounds
 
 from svensolve.api import least_squares
 
@@ -73,8 +72,7 @@ def curve_fit(
         Raise ValueError if `ydata` or an array `xdata` contains NaN or inf.
         Default: True unless `nan_policy` is given (scipy 1.17's rule).
     bounds : 2-tuple or `scipy.optimize.Bounds`
-        Only the unbounded default is implemented yet; finite bounds raise
-        NotImplementedError.
+        Box constraints on the parameters, passed to `least_squares`.
     method : {None, "sven"}
         Both select the Sven solver.
     jac : callable, str or None
@@ -117,8 +115,6 @@ def curve_fit(
         message names the argument and the value seen.
     RuntimeError
         "Optimal parameters not found: ..." when the solve does not converge.
-    NotImplementedError
-        For finite `bounds`.
 
     Warns
     -----
@@ -127,7 +123,6 @@ def curve_fit(
         `Result.covariance`).
     """
     _check_method(method)
-    _check_unbounded(bounds)
     if "args" in kwargs:
         raise ValueError("'args' is not a supported keyword argument; bind extra arguments in f")
     _rename_maxfev(kwargs)
@@ -139,7 +134,9 @@ def curve_fit(
     _check_model_output(f, xdata, ydata, p0)
 
     residual = _residual_function(f, xdata, ydata, whitening)
-    result = least_squares(residual, p0, jac=_residual_jacobian(jac, xdata, whitening), **kwargs)
+    result = least_squares(
+        residual, p0, jac=_residual_jacobian(jac, xdata, whitening), bounds=bounds, **kwargs
+    )
     if not result.success:
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
 
@@ -154,19 +151,6 @@ def curve_fit(
 def _check_method(method) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be None or 'sven', got {method!r}")
-
-
-def _check_unbounded(bounds) -> None:
-    if isinstance(bounds, Bounds):
-        lower, upper = bounds.lb, bounds.ub
-    elif isinstance(bounds, list | tuple) and len(bounds) == 2:
-        lower, upper = bounds
-    else:
-        raise ValueError(f"bounds must be a (lower, upper) pair or a Bounds, got {bounds!r}")
-    if np.any(np.asarray(lower) != -np.inf) or np.any(np.asarray(upper) != np.inf):
-        raise NotImplementedError(
-            f"bounds are not implemented yet; only (-inf, inf) is accepted, got {bounds!r}"
-        )
 
 
 def _rename_maxfev(kwargs: dict) -> None:

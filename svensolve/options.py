@@ -8,6 +8,7 @@ import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,7 @@ class Options:
     resume: str | None = None
     loss: str | Callable = "linear"
     f_scale: float = 1.0
+    box: Any = None
 
 
 def make_options(**settings) -> Options:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from svensolve import checkpoint
+from svensolve import bounds, checkpoint
 from svensolve import control as ctl
 from svensolve.evaluate import Evaluator
 from svensolve.linalg import Factors, truncated_svd
@@ -113,6 +113,8 @@ class _Run:
         jacobian = self.evaluator.jacobian(x0)
         self.njev += 1
         self.evaluator.check_start(residual, jacobian)
+        self.box = options.box
+        self.active = np.zeros(x0.size, dtype=int)
         self.loss = BlockLoss(self.evaluator.blocks, RobustLoss(options.loss, options.f_scale))
         point = _Point(x0, residual, self.loss.cost(residual))
         self.best = point
@@ -185,6 +187,9 @@ class _Run:
             )
             steps, predicted = self._fit_budget(steps, predicted)
             trials = (point.x[None, :] + steps).astype(point.x.dtype, copy=False)
+            if self.box is not None:
+                trials = bounds.project(self.box, trials)
+                predicted = _model_reduction(work, work_jacobian, trials - point.x[None, :])
             trial_residuals = self.evaluator.trial_residuals(trials)
             self.nfev += trials.shape[0]
             trial_costs = np.array([self.loss.cost(r) for r in trial_residuals])
@@ -235,8 +240,12 @@ class _Run:
         return ctl.init_control(self.control, factors, self.options.lr)
 
     def _working_problem(self, point: _Point, jacobian: np.ndarray):
-        """The point and J that the step sees: rescaled rows under a robust loss."""
+        """The point and J that the step uses: rows rescaled by a robust loss,
+        and the columns of parameters held on a bound set to zero."""
         residual, jacobian = self.loss.scale(point.residual, jacobian)
+        if self.box is not None:
+            self.active = bounds.active_mask(self.box, point.x, jacobian.T @ residual)
+            jacobian = jacobian * (self.active == 0)
         return point._replace(residual=residual), jacobian
 
     def _maybe_checkpoint(self) -> None:
@@ -337,7 +346,9 @@ class _Run:
         if point.cost == 0.0:
             return Status.GTOL
         if not np.any(factors.s > 0):
-            return Status.ZERO_JACOBIAN
+            # With every moving parameter held on a bound, the projected
+            # gradient is zero: a first-order (KKT) point, not a flat one.
+            return Status.GTOL if np.any(self.active) else Status.ZERO_JACOBIAN
         gtol_holds = self._gtol_holds(point, jacobian)
 
         gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
@@ -408,7 +419,7 @@ class _Run:
         """
         if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
             return
-        x = point.x + step
+        x = bounds.project(self.box, point.x + step)
         residual = self.evaluator.residual(x)
         self.nfev += 1
         cost = self.loss.cost(residual)
@@ -501,8 +512,9 @@ class _Run:
         if self.best_jacobian_point is not best:
             jacobian = self.evaluator.jacobian(best.x)
             self.njev += 1
-        work, work_jacobian = self._working_problem(best, jacobian)
-        grad = work_jacobian.T @ work.residual  # J^T rho'(z) r, the robust cost's gradient
+        # J^T rho'(z) r, the robust cost's gradient, on all parameters (bounds aside).
+        scaled_residual, scaled_jacobian = self.loss.scale(best.residual, jacobian)
+        grad = scaled_jacobian.T @ scaled_residual
         message = MESSAGES[status]
         error = getattr(self, "callback_error", None)
         if error is not None:
@@ -524,6 +536,7 @@ class _Run:
             singular_values=self.last_singular_values,
             rtol=self.rtol,
             control=" -> ".join(self.controls_used),
+            active_mask=bounds.active_mask(self.box, best.x, grad),
             time=self.elapsed(),
             condition_costs=condition_cost_map(self.evaluator.blocks, best.residual),
             callback_error=error,
@@ -543,6 +556,12 @@ class _CallbackStop(Exception):
     def __init__(self, error):
         super().__init__(error)
         self.error = error
+
+
+def _model_reduction(point: _Point, jacobian: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Reduction of 0.5 ||r + J step||^2 for each row of ``steps`` (after projection)."""
+    model = point.residual[None, :] + steps @ jacobian.T
+    return 0.5 * (point.residual @ point.residual) - 0.5 * np.sum(model**2, axis=1)
 
 
 def _choose_control(control: str, n: int, p: int) -> str:

@@ -238,14 +238,24 @@ def test_invalid_sigma_raises(sigma, message):
         curve_fit(lambda x, a: a * x, x, 2 * x, p0=[1.0], sigma=sigma)
 
 
+def test_bounds_hold_a_parameter_on_its_bound():
+    x = np.linspace(0.0, 1.0, 5)
+
+    def line(x, a):
+        return a * x
+
+    popt, _ = curve_fit(line, x, 2 * x, bounds=(0.0, 1.5))
+    assert popt[0] == 1.5
+    popt, _ = curve_fit(line, x, 2 * x, p0=[1.0], bounds=(0.0, 10.0))
+    assert popt[0] == pytest.approx(2.0, rel=1e-12)
+
+
 def test_unsupported_options_raise():
     x = np.linspace(0.0, 1.0, 5)
 
     def line(x, a):
         return a * x
 
-    with pytest.raises(NotImplementedError, match="bounds are not implemented"):
-        curve_fit(line, x, 2 * x, bounds=(0.0, 10.0))
     with pytest.raises(ValueError, match="method must be None or 'sven', got 'lm'"):
         curve_fit(line, x, 2 * x, method="lm")
     with pytest.raises(ValueError, match="pass p0"):

@@ -79,7 +79,7 @@ def test_condition_that_ignores_params_warns():
 
 def test_unsupported_arguments_raise_not_implemented():
     with pytest.raises(NotImplementedError, match="bounds"):
-        sv.least_squares(lambda x: x, np.ones(1), bounds=(0, 1))
+        sv.minimize(lambda p: p, jnp.ones(1), bounds=(0, 1))
     with pytest.raises(NotImplementedError, match="diff_step"):
         sv.least_squares(lambda x: x, np.ones(1), diff_step=1e-3)
     with pytest.raises(NotImplementedError, match="not implemented yet"):
