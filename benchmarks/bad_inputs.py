@@ -58,7 +58,7 @@ CASES = [
     ("control='newton'", lambda: sv.least_squares(fit, [1.0, 1.0], control="newton")),
     ("method='lm'", lambda: sv.least_squares(fit, [1.0, 1.0], method="lm")),
     ("unknown keyword tol=", lambda: sv.least_squares(fit, [1.0, 1.0], tol=1e-3)),
-    ("bounds=(0, 1)", lambda: sv.least_squares(fit, [1.0, 1.0], bounds=(0, 1))),
+    ("x0 outside bounds=(0, 0.5)", lambda: sv.least_squares(fit, [1.0, 1.0], bounds=(0, 0.5))),
     ("loss='l1'", lambda: sv.least_squares(fit, [1.0, 1.0], loss="l1")),
     ("checkpoint in a missing folder",
      lambda: sv.least_squares(fit, [1.0, 1.0], checkpoint="/no/such/run.npz")),
