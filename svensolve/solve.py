@@ -93,50 +93,21 @@ class _Run:
 
     def start(self, x0: np.ndarray) -> Result:
         options = self.options
-        saved = None
-        if options.resume is not None:
-            saved = checkpoint.load(options.resume)
+        saved = checkpoint.load(options.resume) if options.resume is not None else None
+        if saved is not None:
             x0 = self._restore_counters(saved, x0)
-        if saved is not None and saved["residual"].shape[0]:
-            expected = self.evaluator.blocks[-1].stop
-            if saved["residual"].shape[0] != expected:
-                raise ValueError(
-                    f"resume: the checkpoint has {saved['residual'].shape[0]} residuals but "
-                    f"this problem has {expected}"
-                )
-            # The saved residual, not a new evaluation: a batched trial
-            # evaluation can differ from a single one in the last bit.
-            residual = saved["residual"].astype(x0.dtype)
-        else:
-            residual = self.evaluator.residual(x0)
-            self.nfev += 1
+        residual = self._start_residual(x0, saved)
         jacobian = self.evaluator.jacobian(x0)
         self.njev += 1
         self.evaluator.check_start(residual, jacobian)
-        self.box = options.box
-        self.active = np.zeros(x0.size, dtype=int)
-        self.loss = BlockLoss(self.evaluator.blocks, RobustLoss(options.loss, options.f_scale))
+
+        self._configure(x0, *jacobian.shape)
         point = _Point(x0, residual, self.loss.cost(residual))
-        self.best = point
+        self.best = self.point = point
         self.best_jacobian, self.best_jacobian_point = jacobian, point
-        n, p = jacobian.shape
-        self.rtol = options.rtol if options.rtol is not None else default_rtol(n, p, x0.dtype)
-        self.scale_columns = _use_column_scaling(options.x_scale, n, p)
-        if not isinstance(options.x_scale, str):
-            # Fixed characteristic scales: the step is taken in x / x_scale.
-            self.fixed_column_scale = 1.0 / np.asarray(options.x_scale, dtype=x0.dtype)
-        else:
-            self.fixed_column_scale = None
-        self.control = _choose_control(options.control, n, p)
-        self.fallback = options.control == "auto" and self.control == "line-search"
-        self.short_steps = 0
-        self.controls_used = [self.control]
-        self.tolerances = _clamp_tolerances(options, x0.dtype)
-        self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
-        self.point, self.control_state, self.column_scale = point, None, None
-        self.last_singular_values = np.array([])
         if saved is not None:
             self._restore_state(saved)
+
         status = None
         try:
             status = self._loop(point, jacobian)
@@ -151,6 +122,42 @@ class _Run:
             if options.checkpoint is not None:
                 self._save_final_checkpoint()
         return self._result(status)
+
+    def _start_residual(self, x0: np.ndarray, saved: dict | None) -> np.ndarray:
+        """r(x0), or the residual saved in a checkpoint when resuming."""
+        if saved is None or not saved["residual"].shape[0]:
+            self.nfev += 1
+            return self.evaluator.residual(x0)
+        expected = self.evaluator.blocks[-1].stop
+        if saved["residual"].shape[0] != expected:
+            raise ValueError(
+                f"resume: the checkpoint has {saved['residual'].shape[0]} residuals but "
+                f"this problem has {expected}"
+            )
+        # The saved residual, not a new evaluation: a batched trial evaluation
+        # can differ from a single one in the last bit.
+        return saved["residual"].astype(x0.dtype)
+
+    def _configure(self, x0: np.ndarray, n: int, p: int) -> None:
+        """Settings that depend on the problem's shape and dtype, and empty run state."""
+        options = self.options
+        self.box = options.box
+        self.active = np.zeros(x0.size, dtype=int)
+        self.loss = BlockLoss(self.evaluator.blocks, RobustLoss(options.loss, options.f_scale))
+        self.rtol = options.rtol if options.rtol is not None else default_rtol(n, p, x0.dtype)
+        self.scale_columns = _use_column_scaling(options.x_scale, n, p)
+        self.fixed_column_scale = None
+        if not isinstance(options.x_scale, str):
+            # Fixed characteristic scales: the step is taken in x / x_scale.
+            self.fixed_column_scale = 1.0 / np.asarray(options.x_scale, dtype=x0.dtype)
+        self.control = _choose_control(options.control, n, p)
+        self.fallback = options.control == "auto" and self.control == "line-search"
+        self.short_steps = 0
+        self.controls_used = [self.control]
+        self.tolerances = _clamp_tolerances(options, x0.dtype)
+        self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
+        self.control_state, self.column_scale = None, None
+        self.last_singular_values = np.array([])
 
     def _save_final_checkpoint(self) -> None:
         """Write the last checkpoint; a failure is logged so the result is still returned."""
