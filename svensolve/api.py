@@ -123,7 +123,8 @@ def minimize(
     f_scale : float
         Residuals below ``f_scale`` count as inliers of the robust loss.
     bounds
-        Not implemented yet: anything but None raises NotImplementedError.
+        Not implemented for `minimize` yet: anything but None raises
+        NotImplementedError (`least_squares` and `curve_fit` take bounds).
     checkpoint : str, optional
         Path of an .npz file that receives the current point, the best point,
         the step control's state, the counters and the history when the
@@ -313,7 +314,9 @@ def _check_unsupported(method, jacobian, bounds) -> None:
     if jacobian not in JACOBIAN_PATHS:
         raise ValueError(f"jacobian must be one of {JACOBIAN_PATHS}, got {jacobian!r}")
     if bounds is not None:
-        raise NotImplementedError(f"bounds are not supported yet, got {bounds!r}")
+        raise NotImplementedError(
+            f"minimize does not take bounds yet (least_squares does), got {bounds!r}"
+        )
 
 
 def _column_scaling(x_scale, size: int):
