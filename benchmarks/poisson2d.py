@@ -46,6 +46,8 @@ RATIO_THRESHOLD = 1e-4
 UNLIMITED = 10**9
 
 LBFGS_MEMORY = 50
+# Adam records the error every this many steps, so recording costs little beside them.
+ADAM_RECORD_EVERY = 50
 
 
 @dataclasses.dataclass
@@ -100,6 +102,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--json",
         metavar="FILE",
         help="also write the traces (time in seconds, error) and summaries to FILE as JSON",
+    )
+    parser.add_argument(
+        "--adam",
+        action="store_true",
+        help="also run optax's Adam twice (learning rate 1e-3, and an exponential decay "
+        "from 1e-2) and report the better run; needs optax",
     )
     args = parser.parse_args(argv)
     if not args.budget > 0:
@@ -161,9 +169,8 @@ def run_svensolve(case: poisson2d.Poisson2D, budget: float, error_function) -> d
     def callback(iterate):
         trace.record(iterate.time, iterate.x, error_function)
 
-    # NOTE: sv.minimize compiles the residual and Jacobian again on every call
-    # (svensolve 0.1.0, jax 0.10.2). So the warm-up does not take compilation
-    # out of this run, and the "First iteration" column shows what it costs.
+    # The Problem keeps its compiled functions, so the warm-up took the
+    # compilation out of this run.
     result = sv.minimize(
         case.problem,
         case.params,
@@ -235,6 +242,68 @@ def run_lbfgs(case: poisson2d.Poisson2D, budget: float, error_function) -> dict:
         "final_error": float(error_function(result.x)),
         "message": str(result.message),
     }
+
+
+def run_adam(case: poisson2d.Poisson2D, budget: float, error_function, schedule) -> dict:
+    """Run optax's Adam with ``schedule`` (a float or an optax schedule) for ``budget`` s.
+
+    The error is recorded every `ADAM_RECORD_EVERY` steps, and the time spent
+    recording is left out of the trace's times, as for L-BFGS.
+    """
+    import optax
+
+    x, unravel = ravel_pytree(case.params)
+
+    def cost(x):
+        residual = case.problem.residual(unravel(x))
+        return 0.5 * jnp.dot(residual, residual)
+
+    optimizer = optax.adam(schedule)
+
+    @jax.jit
+    def update(x, state):
+        gradient = jax.grad(cost)(x)
+        updates, state = optimizer.update(gradient, state, x)
+        return optax.apply_updates(x, updates), state
+
+    state = optimizer.init(x)
+    started = time.perf_counter()
+    jax.block_until_ready(update(x, state))
+    warmup_seconds = time.perf_counter() - started
+
+    trace = Trace()
+    trace.record(0.0, x, error_function)
+    excluded, steps, run_started = 0.0, 0, time.perf_counter()
+    while True:
+        x, state = update(x, state)
+        steps += 1
+        if steps % ADAM_RECORD_EVERY:
+            continue
+        jax.block_until_ready(x)
+        paused = time.perf_counter()
+        elapsed = paused - run_started - excluded
+        trace.record(elapsed, x, error_function)
+        excluded += time.perf_counter() - paused
+        if elapsed >= budget:
+            break
+    return {
+        "warmup_seconds": warmup_seconds,
+        "trace": trace,
+        "iterations": steps,
+        "final_error": float(error_function(x)),
+        "message": "budget reached",
+    }
+
+
+def run_best_adam(case, budget: float, error_function) -> dict:
+    """Adam with a constant 1e-3 and with an exponential decay; return the better run."""
+    import optax
+
+    decay = optax.exponential_decay(1e-2, transition_steps=1000, decay_rate=0.9)
+    runs = [run_adam(case, budget, error_function, rate) for rate in (1e-3, decay)]
+    best = min(runs, key=lambda run: run["final_error"])
+    best["message"] = "lr 1e-3" if best is runs[0] else "lr 1e-2 * 0.9^(step / 1000)"
+    return best
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -360,6 +429,9 @@ def main(argv=None) -> int:
     results = {"svensolve": run_svensolve(case, args.budget, error_function)}
     print("L-BFGS: warm-up and timed run", file=sys.stderr)
     results["L-BFGS"] = run_lbfgs(case, args.budget, error_function)
+    if args.adam:
+        print("Adam: two timed runs (constant and decaying learning rate)", file=sys.stderr)
+        results["Adam"] = run_best_adam(case, args.budget, error_function)
 
     print_report(results, args.budget)
     if pyplot is not None:
