@@ -2,8 +2,8 @@
 
 A loss rho turns the cost into ``0.5 * f_scale^2 * sum rho((r / f_scale)^2)``.
 The solver keeps taking least-squares steps by rescaling the residual and
-the Jacobian rows (Triggs et al.'s "Bundle adjustment", as scipy does):
-with z = (r / f_scale)^2 and w = rho'(z) + 2 z rho''(z), the rows of J are
+the Jacobian rows, as scipy 1.17's least_squares does. With
+z = (r / f_scale)^2 and w = rho'(z) + 2 z rho''(z), the rows of J are
 multiplied by sqrt(w) and r by rho'(z) / sqrt(w).
 """
 
