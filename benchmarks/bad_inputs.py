@@ -69,7 +69,7 @@ CASES = [
 
 
 def outcome(case) -> str:
-    """What a user sees: the error raised, or the status and warnings of the result."""
+    """Describe the outcome: the error raised, or the status and warnings of the result."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -2,7 +2,7 @@
 
 from problems import heat1d, heat_inverse, kovasznay, nist, poisson2d, poisson5d
 
-# Problems that `svensolve run NAME` knows, with one-line descriptions.
+# Problems that `svensolve run NAME` accepts, by name.
 REGISTRY = {
     module.NAME: module for module in (poisson2d, poisson5d, heat1d, kovasznay, heat_inverse)
 }

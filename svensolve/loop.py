@@ -22,7 +22,7 @@ from jax import lax
 from svensolve import control as ctl
 from svensolve.linalg import Factors
 from svensolve.result import Status
-from svensolve.step import sven_direction
+from svensolve.step import largest_column_projection, sven_direction
 
 RUNNING = 100
 
@@ -78,17 +78,15 @@ def init_state(residual_fn: Callable, jacobian_fn: Callable, x0, settings: LoopS
 
 def _point_status(state: LoopState, settings: LoopSettings):
     """Zero cost, zero Jacobian or gtol at the current point, else RUNNING."""
-    column_norms = jnp.linalg.norm(state.jacobian, axis=0)
-    column_norms = jnp.where(column_norms == 0, 1.0, column_norms)
-    cosines = jnp.abs(state.jacobian.T @ state.residual) / column_norms
-    gtol_holds = jnp.max(cosines) <= settings.gtol * jnp.sqrt(2.0 * state.cost)
+    projection = largest_column_projection(state.jacobian, state.residual)
+    gtol_holds = projection <= settings.gtol * jnp.sqrt(2.0 * state.cost)
     status = jnp.where(gtol_holds, Status.GTOL, RUNNING)
     status = jnp.where(state.factors.s[0] == 0, Status.ZERO_JACOBIAN, status)
     return jnp.where(state.cost == 0, Status.GTOL, status)
 
 
 def step(state: LoopState, residual_fn: Callable, jacobian_fn: Callable, settings: LoopSettings):
-    """One iteration: propose, evaluate, accept or reject, test for termination."""
+    """Run one iteration: propose, evaluate, accept or reject, test for termination."""
     steps, predicted, _ = ctl.propose(
         settings.control, state.factors, state.residual, state.control,
         settings.rank, settings.rtol,
@@ -138,7 +136,7 @@ def _status_after(old: LoopState, new: LoopState, accepted, gain_ratio, settings
 def solve_jit(residual_fn: Callable, x0, settings: LoopSettings | None = None):
     """Solve ``min 0.5 ||residual_fn(x)||^2`` from a 1-D ``x0`` in one compiled loop.
 
-    Returns the final `LoopState`; ``state.status`` holds a `Status` value.
+    Returns the final `LoopState`; ``state.status`` is a `Status` value.
     Wrap in `jax.vmap` over ``x0`` (or over data closed in ``residual_fn``
     through a batched argument) to solve many problems at once.
     """

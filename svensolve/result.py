@@ -12,7 +12,7 @@ from scipy.optimize import OptimizeResult, OptimizeWarning
 
 
 class Status(enum.IntEnum):
-    """Why a solve stopped. Positive values are convergence, as in scipy."""
+    """Reason a solve stopped. Positive values are convergence, as in scipy."""
 
     MAX_NFEV = 0
     GTOL = 1

@@ -1,9 +1,9 @@
 """The solver loop: Sven steps from a start until a termination test holds.
 
-`solve` is the Python driver. Each iteration factors the Jacobian once, asks
-the step control for trial steps, evaluates them, and either moves (then
-recomputes J) or keeps the factors and tries again with the control's next
-state. The driver owns what a long research run needs: a progress bar, a
+`solve` is the Python driver. Each iteration factors the Jacobian once,
+requests trial steps from the step control and evaluates them. It then either
+moves (and recomputes J) or keeps the factors and tries again with the
+control's next state. The driver owns what a long research run needs: a progress bar, a
 callback, a time limit, Ctrl-C handling and the best point seen so far, which
 is what every exit path returns.
 """
@@ -25,7 +25,7 @@ from svensolve.loss import BlockLoss, RobustLoss
 from svensolve.options import Options
 from svensolve.progress import ProgressReporter
 from svensolve.result import MESSAGES, Result, Status, history_arrays
-from svensolve.step import sven_direction
+from svensolve.step import largest_column_projection, sven_direction
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ FALLBACK_LOG2_LENGTH = 16
 
 
 class Iterate(NamedTuple):
-    """What a callback sees after each iteration."""
+    """State passed to a callback after each iteration."""
 
     nit: int
     x: np.ndarray
@@ -247,8 +247,11 @@ class _Run:
         return ctl.init_control(self.control, factors, self.options.lr)
 
     def _working_problem(self, point: _Point, jacobian: np.ndarray):
-        """The point and J that the step uses: rows rescaled by a robust loss,
-        and the columns of parameters held on a bound set to zero."""
+        """Return the point and J that the step uses.
+
+        Rows are rescaled by a robust loss, and the columns of parameters held
+        on a bound are set to zero.
+        """
         residual, jacobian = self.loss.scale(point.residual, jacobian)
         if self.box is not None:
             self.active = bounds.active_mask(self.box, point.x, jacobian.T @ residual)
@@ -345,7 +348,7 @@ class _Run:
 
         ftol and xtol are applied to the undamped Gauss-Newton step on the
         kept subspace: the reduction it predicts and its size per parameter.
-        A damped or shortened step that happens to be small tells nothing
+        A damped or shortened step that happens to be small shows nothing
         about convergence, so the taken step is not tested. When a test
         holds, that last undamped step is tried once and kept if it lowers
         the cost, which adds digits at the price of one evaluation.
@@ -369,21 +372,17 @@ class _Run:
             return Status.GTOL
         if gauss_newton.rank < min(jacobian.shape) and not self._gtol_holds_at_best():
             # Converged only on the kept subspace while r still leans on a cut
-            # direction: calling this success would hide a wrong answer.
+            # direction: calling this success would hide a wrong result.
             return Status.PLATEAU
         if ftol_holds and xtol_holds:
             return Status.FTOL_XTOL
         return Status.FTOL if ftol_holds else Status.XTOL
 
     def _gtol_holds(self, point: _Point, jacobian: np.ndarray) -> bool:
-        """scipy's "lm" test: the largest cosine between r and a column of J.
-
-        The cosine does not change when residuals or parameters are rescaled.
-        """
-        column_norms = np.linalg.norm(jacobian, axis=0)
-        column_norms[column_norms == 0] = 1.0
-        cosines = np.abs(jacobian.T @ point.residual) / column_norms
-        return bool(np.max(cosines) <= self.tolerances["gtol"] * np.sqrt(2.0 * point.cost))
+        """Return whether scipy's "lm" gtol test holds at ``point``."""
+        # sqrt(2 cost) is ||r|| for the linear loss and its robust analogue otherwise.
+        projection = largest_column_projection(jacobian, point.residual)
+        return bool(projection <= self.tolerances["gtol"] * np.sqrt(2.0 * point.cost))
 
     def _gtol_holds_at_best(self) -> bool:
         """The gtol test at the best point, after the polish step may have moved it.

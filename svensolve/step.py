@@ -72,3 +72,16 @@ def sven_direction(factors, residual, lr=1.0, rank=None, rtol=0.0, damping=0.0) 
     predicted = 0.5 * xp.sum(coefficients**2 * (1.0 - shrink**2))
     return Direction(step, predicted, xp.sum(keep))
 
+
+
+def largest_column_projection(jacobian, residual):
+    """Largest |J_i^T r| / ||J_i|| over the columns of J; zero columns give 0.
+
+    Divided by ||r|| this is scipy's "lm" gtol measure, the largest cosine
+    between r and a column, which does not change when residuals or
+    parameters are rescaled.
+    """
+    xp = array_namespace(jacobian, residual)
+    column_norms = xp.linalg.norm(jacobian, axis=0)
+    column_norms = xp.where(column_norms == 0, 1.0, column_norms)
+    return xp.max(xp.abs(jacobian.T @ residual) / column_norms)

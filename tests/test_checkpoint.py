@@ -29,7 +29,8 @@ def test_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path, control):
 
     path = tmp_path / "run.npz"
     first = sv.minimize(problem, params, max_iter=5, checkpoint=str(path), **options)
-    assert first.status == sv.Status.MAX_ITER and path.is_file()
+    assert first.status == sv.Status.MAX_ITER
+    assert path.is_file()
     resumed = sv.minimize(problem, params, max_iter=12, resume=str(path), **options)
 
     assert resumed.nit == whole.nit == 12

@@ -1,4 +1,4 @@
-"""Non-finite trial points, time limits and statuses: the run survives and says why it stopped."""
+"""Non-finite trial points, time limits and statuses: runs survive and report why they stop."""
 
 import time
 
@@ -26,7 +26,8 @@ def test_fixed_step_into_nan_region_stops_with_finite_best_point():
         lambda x: jnp.sqrt(x) - 1.0, np.array([4.0]), control="fixed", lr=10.0
     )
 
-    assert np.all(np.isfinite(result.x)) and np.isfinite(result.cost)
+    assert np.all(np.isfinite(result.x))
+    assert np.isfinite(result.cost)
     assert result.cost <= 0.5 * (2.0 - 1.0) ** 2
 
 
@@ -44,7 +45,8 @@ def test_time_limit_stops_and_returns_best_point():
     result = sv.least_squares(fun, np.zeros(30), time_limit=0.2, callback=slow,
                               ftol=None, xtol=None, gtol=None)
 
-    assert result.status == sv.Status.TIME_LIMIT and not result.success
+    assert result.status == sv.Status.TIME_LIMIT
+    assert not result.success
     assert time.perf_counter() - started < 5.0
     start_cost = 0.5 * 40 * 0.5**2  # tanh(0) - 0.5 on 40 rows
     assert result.cost <= np.min(result.history["cost"], initial=start_cost)

@@ -1,4 +1,4 @@
-"""Cases from public bug reports against least-squares solvers, with their right answers."""
+"""Cases from public bug reports against least-squares solvers, with their correct results."""
 
 import jax.numpy as jnp
 import numpy as np

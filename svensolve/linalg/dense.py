@@ -74,7 +74,7 @@ def randomized_svd(
 def truncated_svd(
     jacobian, rank: int | None = None, method: str = "auto", seed: int = 0
 ) -> Factors:
-    """The ``rank`` largest singular triplets of a dense Jacobian.
+    """Compute the ``rank`` largest singular triplets of a dense Jacobian.
 
     Parameters
     ----------
