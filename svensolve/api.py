@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from svensolve import evaluate
-from svensolve.bounds import make_box
+from svensolve.bounds import make_box, make_params_box
 from svensolve.options import make_options
 from svensolve.problem import Problem
 from svensolve.result import Result
@@ -18,8 +18,6 @@ from svensolve.solve import solve
 
 logger = logging.getLogger(__name__)
 
-JACOBIAN_PATHS = ("auto", "dense")
-PLANNED_JACOBIAN_PATHS = ("streamed", "gram", "matrix-free")
 
 
 def minimize(
@@ -49,6 +47,7 @@ def minimize(
     checkpoint: str | None = None,
     checkpoint_every: int | None = None,
     resume: str | None = None,
+    memory_limit: int | None = None,
 ) -> Result:
     """Minimize ``0.5 * ||r(params)||^2`` by Sven steps.
 
@@ -79,8 +78,18 @@ def minimize(
         How far to step; see `svensolve.control`. "auto" takes the trust
         region when n >= p (fits) and the grid line search when n < p
         (PINNs), the faster of the two on each kind in our measurements.
-    jacobian : {"auto", "dense"}
-        How J is formed. Only the dense path is implemented so far.
+    jacobian : {"auto", "dense", "streamed", "gram", "matrix-free"}
+        How J is formed. "dense" builds it whole; "streamed" builds and uses
+        a block of rows at a time (pointwise conditions are split by
+        points); "gram" is the streamed path factored through J J^T;
+        "matrix-free" uses only JVPs and VJPs. "auto" takes "dense" while J
+        and its working copies fit in ``memory_limit``, else "streamed", or
+        "matrix-free" when a condition that cannot be split by points is
+        too large. The choice and its reason are logged and stored in
+        ``Result.jacobian_method``.
+    memory_limit : int, optional
+        Bytes the Jacobian path may use; by default half of the memory
+        available at the start.
     max_iter, max_nfev : int, optional
         Budgets of iterations (accepted or rejected steps) and of residual
         evaluations (a hard limit that counts every trial point).
@@ -122,9 +131,22 @@ def minimize(
         ``f_scale``, which then replace these for its block.
     f_scale : float
         Residuals below ``f_scale`` count as inliers of the robust loss.
-    bounds
-        Not implemented for `minimize` yet: anything but None raises
-        NotImplementedError (`least_squares` and `curve_fit` take bounds).
+    bounds : None, pair (lower, upper), or scipy.optimize.Bounds
+        Box constraints ``lower <= params <= upper``, elementwise. In a pair,
+        ``lower`` and ``upper`` are each None (unbounded), a scalar for every
+        parameter, or a pytree with the structure of ``params``. The leaves
+        of such a pytree broadcast to the shapes of the parameter leaves, and
+        a None leaf or +-inf leaves that side unbounded. For
+        ``params = {"a": a, "w": w}``, ``bounds=({"a": 0.0, "w": None}, 1.0)``
+        keeps ``0 <= a <= 1`` and ``w <= 1``. A ``scipy.optimize.Bounds``
+        applies to the flattened vector, in the order of
+        ``jax.flatten_util.ravel_pytree(params)``, with scalars or arrays of
+        that vector's length. Each lower bound must be strictly below its
+        upper bound. ``params`` may lie on a bound, but a start outside the
+        bounds is a ValueError, as in `least_squares`. The solver treats
+        bounds as `least_squares` does: it projects trial points onto the box
+        and holds active parameters on their bound. ``result.active_mask``
+        refers to the flattened vector.
     checkpoint : str, optional
         Path of an .npz file that receives the current point, the best point,
         the step control's state, the counters and the history when the
@@ -144,13 +166,15 @@ def minimize(
         ``params`` is the best point in the shape of the input; the other
         fields are described in `svensolve.result.Result`.
     """
-    _check_unsupported(method, jacobian, bounds)
+    _check_method(method)
+    params = _as_float_pytree(params)
+    box = make_params_box(bounds, params)
     options = make_options(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,
         callback=callback, progress=progress, verbose=verbose, seed=seed, x_scale=x_scale,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-        loss=loss, f_scale=f_scale,
+        loss=loss, f_scale=f_scale, box=box, jacobian=jacobian, memory_limit=memory_limit,
     )
     if not isinstance(residuals, Problem):
         if not callable(residuals):
@@ -158,8 +182,12 @@ def minimize(
                 f"residuals must be a Problem or a callable, got {type(residuals).__name__}"
             )
         residuals = Problem.from_function(residuals)
-    params = _as_float_pytree(params)
-    evaluator, x0, unravel = evaluate.from_problem(residuals, params)
+    evaluator, x0, unravel = evaluate.from_problem(
+        residuals, params, jacobian, rank=rank, svd=svd, memory_limit=memory_limit
+    )
+    if verbose >= 1:
+        print(f"Jacobian: {evaluator.choice.method} ({evaluator.choice.svd}); "
+              f"{evaluator.choice.reason}")
     result = solve(evaluator, x0, options)
     result.params = unravel(jnp.asarray(result.x))
     _report(result, verbose)
@@ -245,7 +273,7 @@ def least_squares(
         njev, nit, status, message, success``.
     """
     kwargs = {} if kwargs is None else dict(kwargs)
-    _check_unsupported(method, "auto", None)
+    _check_method(method)
     if diff_step is not None:
         raise NotImplementedError(f"diff_step is not supported yet, got {diff_step!r}")
     x0 = _as_float_vector(x0)
@@ -306,17 +334,9 @@ def _check_vector_output(shape) -> None:
         raise ValueError(f"fun must return at most a 1-D array, got shape {shape}")
 
 
-def _check_unsupported(method, jacobian, bounds) -> None:
+def _check_method(method) -> None:
     if method != "sven":
         raise ValueError(f"method must be 'sven', got {method!r}")
-    if jacobian in PLANNED_JACOBIAN_PATHS:
-        raise NotImplementedError(f"jacobian={jacobian!r} is not implemented yet; use 'dense'")
-    if jacobian not in JACOBIAN_PATHS:
-        raise ValueError(f"jacobian must be one of {JACOBIAN_PATHS}, got {jacobian!r}")
-    if bounds is not None:
-        raise NotImplementedError(
-            f"minimize does not take bounds yet (least_squares does), got {bounds!r}"
-        )
 
 
 def _column_scaling(x_scale, size: int):

@@ -16,6 +16,10 @@ import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from svensolve import rows
+from svensolve.linalg.matrix_free import MatrixFreeJacobian, compile_products
+from svensolve.linalg.streamed import StreamedJacobian
+from svensolve.memory import JacobianChoice, choose_jacobian
 from svensolve.problem import Block, Problem
 
 logger = logging.getLogger(__name__)
@@ -37,21 +41,34 @@ class Evaluator:
     blocks: tuple[Block, ...]
     jacobian_mode: str
     check_start: Callable[[np.ndarray, np.ndarray], None]
+    choice: JacobianChoice | None = None
 
 
-def from_problem(problem: Problem, params) -> tuple[Evaluator, np.ndarray, Callable]:
+def from_problem(problem: Problem, params, jacobian: str = "auto", *, rank=None,
+                 svd: str = "auto", memory_limit=None) -> tuple[Evaluator, np.ndarray, Callable]:
     """Compile a Problem's residual and Jacobian; return them, x0 and ``unravel``.
 
-    The compiled functions are cached on the Problem per parameter structure,
-    so a second solve of the same Problem (a warm-up, a restart, a sweep over
-    starts) does not compile again.
+    ``jacobian``, ``rank``, ``svd`` and ``memory_limit`` choose the Jacobian
+    path (see `svensolve.memory.choose_jacobian`); the choice is stored in
+    the evaluator. The compiled functions are cached on the Problem per
+    parameter structure and path, so a second solve of the same Problem (a
+    warm-up, a restart, a sweep over starts) does not compile again.
     """
     x0, unravel = ravel_pytree(params)
     leaves, treedef = jax.tree.flatten(params)
-    key = (treedef, tuple((np.shape(leaf), jax.numpy.result_type(leaf)) for leaf in leaves))
+    blocks = problem.blocks(params)
+    n, p = blocks[-1].stop, x0.size
+    choice = choose_jacobian(
+        jacobian, n, p, np.dtype(x0.dtype).itemsize, rank=rank, svd=svd,
+        memory_limit=memory_limit, largest_whole_block=rows.largest_whole_block(problem, blocks),
+    )
+    logger.info("Jacobian path %r: %s", choice.method, choice.reason)
+    structure = tuple((np.shape(leaf), jax.numpy.result_type(leaf)) for leaf in leaves)
+    key = (treedef, structure, choice.method, choice.chunk_rows, choice.panel_rows)
     if key not in problem.compiled:
-        problem.compiled[key] = _compile(problem, params, unravel)
-    return problem.compiled[key], np.asarray(x0), unravel
+        problem.compiled[key] = _compile(problem, params, unravel, choice)
+    evaluator = dataclasses.replace(problem.compiled[key], choice=choice)
+    return evaluator, np.asarray(x0), unravel
 
 
 # Below this many Jacobian entries, r and J are compiled as one function and
@@ -61,7 +78,7 @@ def from_problem(problem: Problem, params) -> tuple[Evaluator, np.ndarray, Calla
 FUSED_MAX_ENTRIES = 100_000
 
 
-def _compile(problem: Problem, params, unravel) -> Evaluator:
+def _compile(problem: Problem, params, unravel, choice: JacobianChoice) -> Evaluator:
     def residual(x):
         return problem.residual(unravel(x))
 
@@ -71,12 +88,28 @@ def _compile(problem: Problem, params, unravel) -> Evaluator:
     blocks = problem.blocks(params)
     n = blocks[-1].stop
     p = ravel_pytree(params)[0].size
-    if n * p <= FUSED_MAX_ENTRIES:
+    if choice.method == "dense" and n * p <= FUSED_MAX_ENTRIES:
         return _fused_evaluator(problem, residual, jacobian, blocks)
 
     residual_jit = jax.jit(residual)
-    jacobian_jit = jax.jit(jacobian)
     batched_jit = jax.jit(jax.vmap(residual))
+    if choice.method == "streamed":
+        chunks = rows.row_chunks(problem, blocks, unravel, choice.chunk_rows)
+
+        def jacobian_at(x):
+            return StreamedJacobian(x, chunks, p, choice.panel_rows)
+
+    elif choice.method == "matrix-free":
+        products = compile_products(residual)
+
+        def jacobian_at(x):
+            return MatrixFreeJacobian(x, n, products)
+
+    else:
+        jacobian_jit = jax.jit(jacobian)
+
+        def jacobian_at(x):
+            return np.asarray(jacobian_jit(x))
 
     def trial_residuals(points):
         # One trial (trust region) reuses the residual's compiled code; the
@@ -88,7 +121,7 @@ def _compile(problem: Problem, params, unravel) -> Evaluator:
     return Evaluator(
         residual=lambda x: np.asarray(residual_jit(x)),
         trial_residuals=trial_residuals,
-        jacobian=lambda x: np.asarray(jacobian_jit(x)),
+        jacobian=jacobian_at,
         blocks=blocks,
         jacobian_mode="autodiff",
         check_start=lambda r, jac: problem.check_start(blocks, r, jac),

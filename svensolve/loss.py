@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from svensolve.linalg.operator import scale_rows
+
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 
 
@@ -90,16 +92,23 @@ class RobustLoss:
             _, rho, _, _ = self._rho(residual)
             return 0.5 * self.f_scale**2 * float(np.sum(rho))
 
-    def scale(self, residual: np.ndarray, jacobian: np.ndarray):
-        """Residual and Jacobian of the least-squares problem that the step solves."""
-        if self.is_linear:
+    def scale(self, residual: np.ndarray, jacobian):
+        """Residual and Jacobian (array or operator) of the problem that the step solves."""
+        residual, weights = self.row_weights(residual)
+        if weights is None:
             return residual, jacobian
+        return residual, scale_rows(jacobian, weights)
+
+    def row_weights(self, residual: np.ndarray):
+        """Rescaled residual and the row weights of J, None for the linear loss."""
+        if self.is_linear:
+            return residual, None
         z, _, rho1, rho2 = self._rho(residual)
         weight = rho1 + 2.0 * rho2 * z
         # A non-positive weight (the loss is concave there) would flip the
         # model; the floor keeps such rows nearly out of the step.
         weight = np.sqrt(np.maximum(weight, np.finfo(residual.dtype).eps))
-        return residual * (rho1 / weight), jacobian * weight[:, None]
+        return residual * (rho1 / weight), weight
 
 
 LINEAR = RobustLoss("linear")
@@ -130,12 +139,13 @@ class BlockLoss:
             return LINEAR.cost(residual)  # one dot product, as every linear cost
         return sum(loss.cost(residual[part]) for part, loss in self.parts)
 
-    def scale(self, residual: np.ndarray, jacobian: np.ndarray):
-        """Residual and Jacobian with each block rescaled by its own loss."""
+    def scale(self, residual: np.ndarray, jacobian):
+        """Residual and Jacobian (array or operator) with each block rescaled by its loss."""
         if self.is_linear:
             return residual, jacobian
-        pieces = [loss.scale(residual[part], jacobian[part]) for part, loss in self.parts]
+        pieces = [loss.row_weights(residual[part]) for part, loss in self.parts]
+        weights = [np.ones_like(r) if w is None else w for r, w in pieces]
         return (
             np.concatenate([r for r, _ in pieces]),
-            np.concatenate([j for _, j in pieces]),
+            scale_rows(jacobian, np.concatenate(weights)),
         )

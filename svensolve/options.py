@@ -14,8 +14,9 @@ import numpy as np
 
 from svensolve.control import CONTROLS
 from svensolve.loss import RobustLoss
+from svensolve.memory import JACOBIAN_PATHS
 
-SVD_METHODS = ("auto", "exact", "randomized")
+SVD_METHODS = ("auto", "exact", "randomized", "krylov", "gram")
 X_SCALES = ("auto", "jac", "none")
 
 
@@ -45,6 +46,8 @@ class Options:
     loss: str | Callable = "linear"
     f_scale: float = 1.0
     box: Any = None
+    jacobian: str = "auto"
+    memory_limit: int | None = None
 
 
 def make_options(**settings) -> Options:
@@ -75,6 +78,9 @@ def make_options(**settings) -> Options:
         raise ValueError(f"control must be 'auto' or one of {CONTROLS}, got {options.control!r}")
     if isinstance(options.x_scale, str) and options.x_scale not in X_SCALES:
         raise ValueError(f"x_scale must be one of {X_SCALES}, got {options.x_scale!r}")
+    if options.jacobian not in JACOBIAN_PATHS:
+        raise ValueError(f"jacobian must be one of {JACOBIAN_PATHS}, got {options.jacobian!r}")
+    _check_int("memory_limit", options.memory_limit, minimum=1, optional=True)
     if options.svd not in SVD_METHODS:
         raise ValueError(f"svd must be one of {SVD_METHODS}, got {options.svd!r}")
     if options.callback is not None and not callable(options.callback):

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from svensolve.linalg.operator import is_operator
 from svensolve.loss import RobustLoss
 
 
@@ -243,12 +244,16 @@ class Problem:
         condition.
         """
         residual = np.asarray(residual)
-        jacobian = np.asarray(jacobian)
         for condition, block in zip(self.conditions, blocks, strict=True):
             values = residual[block.start : block.stop]
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
                 raise ValueError(_nonfinite_message(condition, values, bad[0], "residual"))
+        if is_operator(jacobian):
+            _check_operator_start(jacobian, residual)
+            return
+        jacobian = np.asarray(jacobian)
+        for condition, block in zip(self.conditions, blocks, strict=True):
             rows = jacobian[block.start : block.stop]
             bad = np.flatnonzero(~np.all(np.isfinite(rows), axis=1))
             if bad.size:
@@ -260,6 +265,18 @@ class Problem:
                     RuntimeWarning,
                     stacklevel=3,
                 )
+
+
+def _check_operator_start(jacobian, residual) -> None:
+    """Raise if ``J^T r`` is non-finite; rows of an operator are not inspected one by one."""
+    gradient = jacobian.rmatvec(residual)
+    bad = np.flatnonzero(~np.isfinite(gradient))
+    if bad.size:
+        raise ValueError(
+            f"the Jacobian ({jacobian.method} path) has non-finite entries at the start: "
+            f"entry {bad[0]} of J^T r is {gradient[bad[0]]}; solve a smaller copy with "
+            "jacobian='dense' to find the condition and point"
+        )
 
 
 def _nonfinite_message(condition, values, index, what) -> str:

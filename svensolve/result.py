@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning
 
+from svensolve.linalg.operator import is_operator
+
 
 class Status(enum.IntEnum):
     """Reason a solve stopped. Positive values are convergence, as in scipy."""
@@ -68,7 +70,10 @@ class Result(OptimizeResult):
     seconds since the start, ``rank`` used, ``damping``, ``step_length``,
     ``gain_ratio``, ``nfev``, and per-condition costs under
     ``"cost:<name>"``), ``singular_values`` (of the last Jacobian),
-    ``condition_costs`` (a dict name -> cost at ``x``) and ``time`` (seconds).
+    ``condition_costs`` (a dict name -> cost at ``x``), ``time`` (seconds) and
+    ``jacobian_method`` (the Jacobian path, its factorisation and why it was
+    chosen). On the streamed and matrix-free paths ``jac`` is an operator
+    with ``matmat`` and ``rmatmat`` products, not a matrix.
     """
 
     def __repr__(self):
@@ -238,6 +243,11 @@ def _jacobian_matrix(jac) -> np.ndarray:
     """Convert ``jac`` to a finite 2-D float array; raise ValueError naming what is wrong."""
     if jac is None:
         raise ValueError("the result has no Jacobian (field 'jac'), so no uncertainties")
+    if is_operator(jac):
+        raise ValueError(
+            f"the result's Jacobian is a {jac.method} operator of shape {jac.shape}, not a "
+            "matrix, so no uncertainties; solve again from x with jacobian='dense' if J fits"
+        )
     jac = np.asarray(jac)
     if jac.ndim != 2:
         raise ValueError(f"the Jacobian must be 2-D (n, p), got shape {jac.shape}")

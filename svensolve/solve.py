@@ -21,11 +21,20 @@ from svensolve import bounds, checkpoint
 from svensolve import control as ctl
 from svensolve.evaluate import Evaluator
 from svensolve.linalg import Factors, truncated_svd
+from svensolve.linalg.implicit import ArrayOperator, operator_factors
+from svensolve.linalg.operator import (
+    column_norms,
+    is_operator,
+    largest_column_projection,
+    scale_columns,
+    times,
+    transpose_times,
+)
 from svensolve.loss import BlockLoss, RobustLoss
 from svensolve.options import Options
 from svensolve.progress import ProgressReporter
 from svensolve.result import MESSAGES, Result, Status, history_arrays
-from svensolve.step import largest_column_projection, sven_direction
+from svensolve.step import sven_direction
 
 logger = logging.getLogger(__name__)
 
@@ -254,8 +263,8 @@ class _Run:
         """
         residual, jacobian = self.loss.scale(point.residual, jacobian)
         if self.box is not None:
-            self.active = bounds.active_mask(self.box, point.x, jacobian.T @ residual)
-            jacobian = jacobian * (self.active == 0)
+            self.active = bounds.active_mask(self.box, point.x, transpose_times(jacobian, residual))
+            jacobian = scale_columns(jacobian, (self.active == 0).astype(point.x.dtype))
         return point._replace(residual=residual), jacobian
 
     def _maybe_checkpoint(self) -> None:
@@ -319,7 +328,7 @@ class _Run:
         if cost < self.best.cost:
             self.best = _Point(best_x, residual, cost)
 
-    def _factor(self, jacobian: np.ndarray):
+    def _factor(self, jacobian):
         """Truncated SVD of J, of J D^-1 when columns are scaled (then V becomes D^-1 V).
 
         With column scaling D = diag(max over iterations of the column norms
@@ -329,19 +338,34 @@ class _Run:
         into V keeps the step formula ``-V f(s) U^T r`` and the predicted
         reduction unchanged.
         """
-        options = self.options
         if not self.scale_columns:
-            return truncated_svd(jacobian, options.rank, options.svd, options.seed)
-        norms = np.linalg.norm(jacobian, axis=0)
+            return self._factor_unscaled(jacobian)
         if self.fixed_column_scale is not None:
             self.column_scale = self.fixed_column_scale
-        elif self.column_scale is None:
-            self.column_scale = np.where(norms > 0, norms, 1.0)
         else:
-            self.column_scale = np.maximum(self.column_scale, norms)
-        scaled = jacobian / self.column_scale
-        u, s, v = truncated_svd(scaled, options.rank, options.svd, options.seed)
+            norms = column_norms(jacobian)
+            if norms is None:
+                logger.info("the %s Jacobian has no column norms; columns are not scaled",
+                            jacobian.method)
+                self.scale_columns = False
+                return self._factor_unscaled(jacobian)
+            if self.column_scale is None:
+                self.column_scale = np.where(norms > 0, norms, 1.0)
+            else:
+                self.column_scale = np.maximum(self.column_scale, norms)
+        scaled = scale_columns(jacobian, 1.0 / self.column_scale)
+        u, s, v = self._factor_unscaled(scaled)
         return Factors(u, s, v / self.column_scale[:, None])
+
+    def _factor_unscaled(self, jacobian):
+        """Factors by the method that the Jacobian path and ``svd=`` select."""
+        options, choice = self.options, self.evaluator.choice
+        if is_operator(jacobian):
+            return operator_factors(jacobian, choice.rank, choice.svd, options.seed)
+        if options.svd in ("gram", "krylov"):
+            rank = min(jacobian.shape) if options.rank is None else options.rank
+            return operator_factors(ArrayOperator(jacobian), rank, options.svd, options.seed)
+        return truncated_svd(jacobian, options.rank, options.svd, options.seed)
 
     def _converged_at(self, point, jacobian, factors) -> Status | None:
         """Termination tests at the current point, before a step is taken.
@@ -520,7 +544,7 @@ class _Run:
             self.njev += 1
         # J^T rho'(z) r, the robust cost's gradient, on all parameters (bounds aside).
         scaled_residual, scaled_jacobian = self.loss.scale(best.residual, jacobian)
-        grad = scaled_jacobian.T @ scaled_residual
+        grad = transpose_times(scaled_jacobian, scaled_residual)
         message = MESSAGES[status]
         error = getattr(self, "callback_error", None)
         if error is not None:
@@ -546,7 +570,15 @@ class _Run:
             time=self.elapsed(),
             condition_costs=condition_cost_map(self.evaluator.blocks, best.residual),
             callback_error=error,
+            jacobian_method=self._jacobian_method(),
         )
+
+    def _jacobian_method(self) -> str:
+        """The Jacobian path and factorisation, with the reason for an automatic choice."""
+        choice = self.evaluator.choice
+        if choice is None:
+            return self.evaluator.jacobian_mode
+        return f"{choice.method} ({choice.svd}): {choice.reason}"
 
 
 def condition_cost_map(blocks, residual: np.ndarray) -> dict[str, float]:
@@ -564,9 +596,9 @@ class _CallbackStop(Exception):
         self.error = error
 
 
-def _model_reduction(point: _Point, jacobian: np.ndarray, steps: np.ndarray) -> np.ndarray:
+def _model_reduction(point: _Point, jacobian, steps: np.ndarray) -> np.ndarray:
     """Reduction of 0.5 ||r + J step||^2 for each row of ``steps`` (after projection)."""
-    model = point.residual[None, :] + steps @ jacobian.T
+    model = point.residual[None, :] + times(jacobian, steps.T).T
     return 0.5 * (point.residual @ point.residual) - 0.5 * np.sum(model**2, axis=1)
 
 

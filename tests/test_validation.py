@@ -78,12 +78,15 @@ def test_condition_that_ignores_params_warns():
 
 
 def test_unsupported_arguments_raise_not_implemented():
-    with pytest.raises(NotImplementedError, match="bounds"):
-        sv.minimize(lambda p: p, jnp.ones(1), bounds=(0, 1))
     with pytest.raises(NotImplementedError, match="diff_step"):
         sv.least_squares(lambda x: x, np.ones(1), diff_step=1e-3)
-    with pytest.raises(NotImplementedError, match="not implemented yet"):
-        sv.minimize(lambda p: p, jnp.ones(1), jacobian="matrix-free")
+
+
+def test_bad_jacobian_path_and_memory_limit_are_named():
+    with pytest.raises(ValueError, match="jacobian must be one of .* got 'sparse'"):
+        sv.minimize(lambda p: p, jnp.ones(1), jacobian="sparse")
+    with pytest.raises(ValueError, match="memory_limit must be >= 1, got -5"):
+        sv.minimize(lambda p: p, jnp.ones(1), memory_limit=-5)
 
 
 def test_condition_points_with_mismatched_rows_are_rejected():

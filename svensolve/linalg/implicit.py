@@ -1,0 +1,188 @@
+"""Truncated SVD of a Jacobian known through products: sketches and the Gram matrix.
+
+Three methods, each returning `Factors` with ``J ~= u @ diag(s) @ v.T``:
+
+- ``"randomized"``: the Halko-Martinsson-Tropp range finder with power
+  iterations. Cost: ``2 + 2 q`` passes over J (q power iterations), each a
+  product with ``rank + oversampling`` columns.
+- ``"krylov"``: randomized block Krylov. It makes the same passes, but it keeps
+  every block of the power sequence in the basis instead of only the last, so
+  the leading singular values come out more accurately for the same work.
+- ``"gram"``: an eigendecomposition of the smaller Gram matrix (``J J^T``
+  when n <= p, ``J^T J`` otherwise). It gives the whole spectrum, but squaring
+  J loses the singular values below about ``sqrt(eps) * s_max`` to rounding.
+  The other factor is left implicit, so that memory stays at one n x n (or
+  p x p) matrix: applying it costs one product with J.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from svensolve.linalg.dense import Factors
+from svensolve.linalg.operator import ImplicitRightFactor, JacobianOperator
+
+OPERATOR_METHODS = ("randomized", "krylov", "gram")
+
+
+class ArrayOperator(JacobianOperator):
+    """A dense array seen as an operator, so that every method also runs on it."""
+
+    method = "dense"
+
+    def __init__(self, matrix):
+        matrix = np.asarray(matrix)
+        super().__init__(matrix.shape, matrix.dtype)
+        self.matrix = matrix
+
+    def _scaled_matrix(self):
+        matrix = self.matrix
+        if self.row_scale is not None:
+            matrix = matrix * self.row_scale[:, None]
+        if self.column_scale is not None:
+            matrix = matrix * self.column_scale
+        return matrix
+
+    def matmat(self, block):
+        return self._scaled_matrix() @ block
+
+    def rmatmat(self, block):
+        return self._scaled_matrix().T @ block
+
+    def column_norms(self):
+        return np.linalg.norm(self._scaled_matrix(), axis=0)
+
+    def gram_matrix(self):
+        matrix = self._scaled_matrix()
+        n, p = matrix.shape
+        return matrix @ matrix.T if n <= p else matrix.T @ matrix
+
+
+class ImplicitLeftFactor:
+    """``U = J V diag(1/s)``, of which the step needs only ``U.T @ r``."""
+
+    def __init__(self, operator: JacobianOperator, v: np.ndarray, s: np.ndarray):
+        self.operator = operator
+        self.v = v
+        self.s = s
+        self.shape = (operator.shape[0], s.shape[0])
+        self.dtype = operator.dtype
+
+    @property
+    def T(self):  # noqa: N802 (numpy's name for the transpose)
+        return _TransposedLeftFactor(self)
+
+
+class _TransposedLeftFactor:
+    def __init__(self, left: ImplicitLeftFactor):
+        self.left = left
+
+    def __matmul__(self, residual):
+        left = self.left
+        safe = np.where(left.s > 0, left.s, 1.0)
+        projected = left.v.T @ left.operator.rmatvec(np.asarray(residual))
+        return np.where(left.s > 0, projected / safe, 0.0)
+
+
+def sketch_width(rank: int, shape, oversampling: int) -> int:
+    """Number of test vectors: ``rank + oversampling``, at most min(n, p)."""
+    return max(1, min(rank + oversampling, *shape))
+
+
+def randomized_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
+                       power_iterations: int = 1, seed: int = 0) -> Factors:
+    """Leading ``rank`` singular triplets from products with J and J^T.
+
+    A QR factorisation follows every product, so that the singular values
+    below ``eps^(1/(2q+1)) * s_max`` are not lost to rounding in the powers.
+    """
+    n, p = operator.shape
+    width = sketch_width(rank, operator.shape, oversampling)
+    rng = np.random.default_rng(seed)
+    test = rng.standard_normal((p, width)).astype(operator.dtype)
+    basis = _orthonormal(operator.matmat(test))
+    for _ in range(power_iterations):
+        basis = _orthonormal(operator.rmatmat(basis))
+        basis = _orthonormal(operator.matmat(basis))
+    return _factors_from_basis(operator, basis, rank)
+
+
+def block_krylov_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
+                         depth: int = 1, seed: int = 0) -> Factors:
+    """Leading ``rank`` singular triplets from a block Krylov basis of depth ``depth``.
+
+    The basis spans ``[Y, (J J^T) Y, ..., (J J^T)^depth Y]`` with ``Y = J Omega``;
+    each new block is orthogonalised against the previous ones twice
+    (classical Gram-Schmidt with reorthogonalisation).
+    """
+    width = sketch_width(rank, operator.shape, oversampling)
+    rng = np.random.default_rng(seed)
+    test = rng.standard_normal((operator.shape[1], width)).astype(operator.dtype)
+    block = _orthonormal(operator.matmat(test))
+    blocks = [block]
+    for _ in range(depth):
+        block = _orthonormal(operator.rmatmat(block))
+        block = operator.matmat(block)
+        basis = np.concatenate(blocks, axis=1)
+        for _ in range(2):
+            block = block - basis @ (basis.T @ block)
+        if basis.shape[1] + block.shape[1] > operator.shape[0]:
+            break  # the basis already spans every residual direction
+        block = _orthonormal(block)
+        blocks.append(block)
+    return _factors_from_basis(operator, np.concatenate(blocks, axis=1), rank)
+
+
+def gram_factors(operator: JacobianOperator, rank: int | None = None) -> Factors:
+    """Singular triplets from an eigendecomposition of the smaller Gram matrix.
+
+    ``operator`` needs a ``gram_matrix()`` method returning ``J J^T`` when
+    n <= p and ``J^T J`` otherwise. The Gram matrix is symmetrised before the
+    eigendecomposition, since blocked accumulation leaves it asymmetric in
+    the last bits.
+    """
+    n, p = operator.shape
+    gram = np.asarray(operator.gram_matrix(), dtype=operator.dtype)
+    gram = 0.5 * (gram + gram.T)
+    eigenvalues, eigenvectors = scipy.linalg.eigh(gram, check_finite=False)
+    order = np.argsort(eigenvalues)[::-1]
+    keep = order if rank is None else order[:rank]
+    s = np.sqrt(np.maximum(eigenvalues[keep], 0.0))
+    vectors = eigenvectors[:, keep]
+    operator.spectral_norm = float(s[0]) if s.size else 0.0
+    if n <= p:
+        return Factors(vectors, s, ImplicitRightFactor(operator, vectors, s))
+    return Factors(ImplicitLeftFactor(operator, vectors, s), s, vectors)
+
+
+def operator_factors(operator: JacobianOperator, rank: int | None, method: str,
+                     seed: int = 0) -> Factors:
+    """Factors of ``operator`` by ``method``; ``rank`` None keeps all for "gram"."""
+    if method == "gram":
+        return gram_factors(operator, rank)
+    if rank is None:
+        raise ValueError(f"svd={method!r} needs a rank; got rank=None")
+    if method == "randomized":
+        return randomized_factors(operator, rank, seed=seed)
+    if method == "krylov":
+        return block_krylov_factors(operator, rank, seed=seed)
+    raise ValueError(f"svd must be one of {OPERATOR_METHODS} for an operator, got {method!r}")
+
+
+def _orthonormal(block: np.ndarray) -> np.ndarray:
+    basis, _ = np.linalg.qr(block)
+    return basis
+
+
+def _factors_from_basis(operator: JacobianOperator, basis: np.ndarray, rank: int) -> Factors:
+    """Project J onto the orthonormal ``basis`` of its range and factor the small matrix.
+
+    With ``B = Q^T J`` (computed as ``(J^T Q)^T``) and ``B = W S V^T``,
+    ``J ~= (Q W) S V^T``.
+    """
+    projected = operator.rmatmat(basis)  # (p, width) = B^T
+    v, s, wt = scipy.linalg.svd(projected, full_matrices=False, check_finite=False)
+    k = min(rank, s.size)
+    operator.spectral_norm = float(s[0]) if s.size else 0.0
+    return Factors(basis @ wt[:k].T, s[:k], v[:, :k])

@@ -1,0 +1,138 @@
+"""A Jacobian streamed by blocks of rows: each block is built, used and dropped.
+
+Peak memory is one block (``rows x p``) plus the product being accumulated,
+never the n x p matrix. Each pass over the blocks costs about as much as one
+dense Jacobian evaluation. Products run at ``Precision.HIGHEST`` so that a
+float32 problem on an accelerator does not get TF32 matrix products, whose
+rounding can make ``J J^T`` indefinite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from svensolve.linalg.operator import JacobianOperator
+
+HIGHEST = jax.lax.Precision.HIGHEST
+
+
+class RowChunk(NamedTuple):
+    """Rows ``start:stop`` of J; ``build(x)`` returns them as a device array."""
+
+    start: int
+    stop: int
+    build: Callable[[jax.Array], jax.Array]
+
+
+class StreamedJacobian(JacobianOperator):
+    """J at ``x``, available one block of rows at a time.
+
+    Parameters
+    ----------
+    x : array (p,)
+        The point.
+    chunks : sequence of RowChunk
+        Blocks that cover rows ``0:n`` in order.
+    panel_rows : int
+        Rows held at once while the Gram matrix ``J J^T`` is accumulated;
+        more rows mean fewer passes (about ``n / panel_rows`` of them).
+    """
+
+    method = "streamed"
+
+    def __init__(self, x, chunks, p: int, panel_rows: int):
+        n = chunks[-1].stop
+        super().__init__((n, p), np.asarray(x).dtype)
+        self.x = jnp.asarray(x)
+        self.chunks = tuple(chunks)
+        self.panel_rows = max(int(panel_rows), 1)
+        self.passes = 0  # row blocks built so far, counted in whole passes over J
+
+    def _rows(self, chunk: RowChunk) -> jax.Array:
+        """Rows of the chunk with the row scale applied (column scale excluded)."""
+        rows = chunk.build(self.x)
+        if self.row_scale is not None:
+            rows = rows * jnp.asarray(self.row_scale[chunk.start : chunk.stop])[:, None]
+        return rows
+
+    def _column_factor(self):
+        return None if self.column_scale is None else jnp.asarray(self.column_scale)
+
+    def matmat(self, block):
+        block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
+        parts = [jnp.matmul(self._rows(chunk), block, precision=HIGHEST) for chunk in self.chunks]
+        self.passes += 1
+        return np.asarray(jnp.concatenate(parts))
+
+    def rmatmat(self, block):
+        block = np.asarray(block, dtype=self.dtype)
+        total = jnp.zeros((self.shape[1], block.shape[1]), dtype=self.dtype)
+        for chunk in self.chunks:
+            part = jnp.asarray(block[chunk.start : chunk.stop])
+            total = total + jnp.matmul(self._rows(chunk).T, part, precision=HIGHEST)
+        self.passes += 1
+        return self._scale_transposed_output(np.asarray(total))
+
+    def column_norms(self):
+        squares = jnp.zeros(self.shape[1], dtype=self.dtype)
+        for chunk in self.chunks:
+            squares = squares + jnp.sum(self._rows(chunk) ** 2, axis=0)
+        self.passes += 1
+        norms = np.sqrt(np.asarray(squares))
+        return self._scale_transposed_output(norms[:, None])[:, 0]
+
+    def gram_matrix(self):
+        """``J J^T`` (n <= p) or ``J^T J`` (n > p), accumulated in the problem's dtype."""
+        n, p = self.shape
+        if n > p:
+            return self._normal_matrix()
+        gram = np.empty((n, n), dtype=self.dtype)
+        weights = self._column_factor()
+        for panel in _panels(self.chunks, self.panel_rows):
+            held = jnp.concatenate([self._rows(chunk) for chunk in panel])
+            # (J diag(b)) (J diag(b))^T: the held rows carry b^2, streamed rows none.
+            held_scaled = held if weights is None else held * weights
+            held_right = held if weights is None else held_scaled * weights
+            start, stop = panel[0].start, panel[-1].stop
+            gram[start:stop, start:stop] = np.asarray(
+                jnp.matmul(held_scaled, held_scaled.T, precision=HIGHEST)
+            )
+            for chunk in self.chunks:
+                if chunk.start < stop:
+                    continue
+                block = np.asarray(jnp.matmul(held_right, self._rows(chunk).T, precision=HIGHEST))
+                gram[start:stop, chunk.start : chunk.stop] = block
+                gram[chunk.start : chunk.stop, start:stop] = block.T
+            self.passes += 1
+        return gram
+
+    def _normal_matrix(self):
+        p = self.shape[1]
+        normal = jnp.zeros((p, p), dtype=self.dtype)
+        for chunk in self.chunks:
+            rows = self._rows(chunk)
+            normal = normal + jnp.matmul(rows.T, rows, precision=HIGHEST)
+        self.passes += 1
+        normal = np.asarray(normal)
+        if self.column_scale is not None:
+            normal = normal * np.outer(self.column_scale, self.column_scale)
+        return normal
+
+
+def _panels(chunks, panel_rows: int):
+    """Consecutive groups of chunks with at most ``panel_rows`` rows (at least one chunk)."""
+    panel, rows = [], 0
+    for chunk in chunks:
+        size = chunk.stop - chunk.start
+        if panel and rows + size > panel_rows:
+            yield panel
+            panel, rows = [], 0
+        panel.append(chunk)
+        rows += size
+    if panel:
+        yield panel

@@ -1,0 +1,134 @@
+"""Which Jacobian path a solve takes, from the problem's size and a memory limit.
+
+The paths, as ``jacobian=`` names them:
+
+- ``"dense"``: J built whole (the fastest while it fits).
+- ``"streamed"``: J built and used one block of rows at a time.
+- ``"matrix-free"``: J touched only through JVPs and VJPs.
+- ``"gram"``: the streamed path factored through the Gram matrix J J^T.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import NamedTuple
+
+logger = logging.getLogger(__name__)
+
+JACOBIAN_PATHS = ("auto", "dense", "streamed", "gram", "matrix-free")
+
+# A dense solve holds J about this many times at once: on the device, on the
+# host, the column-scaled copy, and the SVD's input copy and U and V^T.
+DENSE_COPIES = 6
+# Default memory_limit: this fraction of the memory available at the start.
+MEMORY_FRACTION = 0.5
+# Rank used by the randomized paths when the caller gives none and the Gram
+# matrix does not fit.
+DEFAULT_OPERATOR_RANK = 64
+# Target size of one streamed block of rows. Larger blocks make the matrix
+# products faster, but the per-point gradients of a block are built at once.
+CHUNK_BYTES = 64 * 2**20
+
+
+class JacobianChoice(NamedTuple):
+    """The chosen path, its factorisation, and why.
+
+    ``svd`` is the factorisation method (for the operator paths one of
+    "gram", "randomized", "krylov"), ``rank`` the rank it keeps (None: all),
+    ``chunk_rows`` the rows per streamed block and ``panel_rows`` the rows held
+    while the Gram matrix is accumulated.
+    """
+
+    method: str
+    svd: str
+    rank: int | None
+    reason: str
+    chunk_rows: int
+    panel_rows: int
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux ``MemAvailable``, else free pages)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def default_memory_limit() -> int:
+    """`MEMORY_FRACTION` of the memory available now, in bytes."""
+    return int(MEMORY_FRACTION * available_memory())
+
+
+def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
+                    svd: str = "auto", memory_limit: int | None = None,
+                    largest_whole_block: int = 0) -> JacobianChoice:
+    """Resolve ``jacobian=`` and ``svd=`` for a problem with n residuals and p parameters.
+
+    ``largest_whole_block`` is the largest number of rows of a condition that
+    cannot be split by points (a batched condition or one without points);
+    the streamed path builds such a block whole.
+    """
+    limit = default_memory_limit() if memory_limit is None else int(memory_limit)
+    dense_bytes = DENSE_COPIES * n * p * itemsize
+    chunk_rows = max(1, min(CHUNK_BYTES, limit // 16) // (p * itemsize))
+    panel_rows = max(chunk_rows, (limit // 4) // (p * itemsize))
+    method, reason = _choose_path(requested, dense_bytes, limit, largest_whole_block * p * itemsize)
+    if method == "dense":
+        return JacobianChoice("dense", svd, rank, reason, chunk_rows, panel_rows)
+    svd, rank, svd_reason = _choose_factorisation(method, svd, rank, n, p, itemsize, limit)
+    return JacobianChoice(
+        "streamed" if method == "gram" else method, svd, rank, f"{reason}; {svd_reason}",
+        chunk_rows, panel_rows,
+    )
+
+
+def _choose_path(requested, dense_bytes, limit, whole_block_bytes):
+    size = f"the dense Jacobian needs about {_gigabytes(dense_bytes)} with working copies"
+    budget = f"memory_limit {_gigabytes(limit)}"
+    if requested != "auto":
+        return requested, f"jacobian={requested!r} requested ({size})"
+    if dense_bytes <= limit:
+        return "dense", f"{size}, within {budget}"
+    if whole_block_bytes * 4 <= limit:
+        return "streamed", f"{size}, over {budget}: rows are streamed in blocks"
+    return "matrix-free", (
+        f"{size}, over {budget}, and a condition that cannot be split by points needs "
+        f"{_gigabytes(whole_block_bytes)}: J is used through JVPs and VJPs only"
+    )
+
+
+def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
+    """Factorisation method and rank of an operator path."""
+    small = min(n, p)
+    gram_bytes = 3 * small * small * itemsize
+    gram_fits = gram_bytes <= limit // 2
+    if method == "gram" or svd in ("gram", "exact"):
+        if method == "matrix-free":
+            raise ValueError(
+                f"svd={svd!r} needs the Gram matrix, which the matrix-free path does not form; "
+                "use svd='randomized' or 'krylov', or jacobian='streamed'"
+            )
+        if not gram_fits:
+            raise ValueError(
+                f"the Gram matrix ({small} x {small}) needs about {_gigabytes(gram_bytes)}, "
+                f"over half of memory_limit {_gigabytes(limit)}; use a rank with "
+                "svd='randomized' or 'krylov'"
+            )
+        return "gram", rank, "factored through the Gram matrix"
+    if svd == "auto" and method == "streamed" and gram_fits and (rank is None or 4 * rank > small):
+        return "gram", rank, "factored through the Gram matrix, which fits"
+    chosen = "randomized" if svd == "auto" else svd
+    if rank is None:
+        rank = min(DEFAULT_OPERATOR_RANK, small)
+        return chosen, rank, f"{chosen} SVD with the default rank {rank}"
+    return chosen, rank, f"{chosen} SVD of rank {rank}"
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 2**30:.3g} GiB"

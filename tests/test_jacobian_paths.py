@@ -1,0 +1,362 @@
+"""The streamed, Gram and matrix-free Jacobian paths against the dense SVD and numpy."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import svensolve as sv
+from svensolve import evaluate
+from svensolve.linalg.implicit import (
+    ArrayOperator,
+    block_krylov_factors,
+    gram_factors,
+    operator_factors,
+    randomized_factors,
+)
+from svensolve.linalg.operator import largest_column_projection
+from svensolve.memory import choose_jacobian
+from svensolve.options import make_options
+from svensolve.solve import solve
+from svensolve.step import sven_direction
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _mlp(params, x):
+    hidden = jnp.tanh(params["w1"] @ x + params["b1"])
+    return params["w2"] @ hidden + params["b2"]
+
+
+def _small_problem(points=40, width=20, seed=0):
+    """A data fit (pointwise, two outputs per point) plus a whole-block penalty."""
+    keys = jax.random.split(jax.random.PRNGKey(seed), 3)
+    params = {
+        "w1": jax.random.normal(keys[0], (width, 2)),
+        "b1": jnp.zeros(width),
+        "w2": jax.random.normal(keys[1], (2, width)) / np.sqrt(width),
+        "b2": jnp.zeros(2),
+    }
+    x = np.asarray(jax.random.uniform(keys[2], (points, 2), minval=-1, maxval=1))
+    targets = np.stack([np.sin(x[:, 0]) * x[:, 1], np.cos(x[:, 1])], axis=1)
+
+    def fit(params, point):
+        inputs, target = point
+        return _mlp(params, inputs) - target
+
+    def penalty(params):
+        return 0.1 * params["b1"]
+
+    problem = sv.Problem([
+        sv.Condition("data", fit, points=(x, targets)),
+        sv.Condition("penalty", penalty),
+    ])
+    return problem, params
+
+
+def _operator(path, problem, params, chunk_rows=10):
+    # A small memory_limit forces blocks of a few rows, so chunking is exercised:
+    # a block gets a sixteenth of the limit.
+    p = jax.flatten_util.ravel_pytree(params)[0].size
+    ev, x0, _ = evaluate.from_problem(problem, params, path, memory_limit=chunk_rows * 16 * 8 * p)
+    return ev, x0, ev.jacobian(x0), ev.residual(x0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    problem, params = _small_problem()
+    dense_ev, x0, _ = evaluate.from_problem(problem, params, "dense")
+    return problem, params, x0, dense_ev.jacobian(x0), dense_ev.residual(x0)
+
+
+@pytest.mark.parametrize("path", ["streamed", "matrix-free"])
+def test_operator_products_match_dense(small, path):
+    problem, params, x0, jac, residual = small
+    _, _, op, _ = _operator(path, problem, params)
+    rng = np.random.default_rng(1)
+    block = rng.standard_normal((jac.shape[1], 3))
+    cotangents = rng.standard_normal((jac.shape[0], 3))
+    assert op.shape == jac.shape
+    np.testing.assert_allclose(op.matmat(block), jac @ block, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(op.rmatmat(cotangents), jac.T @ cotangents, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(op.rmatvec(residual), jac.T @ residual, rtol=1e-12, atol=1e-13)
+
+
+def test_streamed_chunks_cover_rows(small):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params)
+    assert len(op.chunks) > 3
+    assert op.chunks[0].start == 0
+    assert op.chunks[-1].stop == jac.shape[0]
+    for before, after in zip(op.chunks[:-1], op.chunks[1:], strict=True):
+        assert before.stop == after.start
+
+
+@pytest.mark.parametrize("path", ["streamed", "array"])
+def test_scaled_operator_matches_scaled_matrix(small, path):
+    problem, params, x0, jac, _ = small
+    op = ArrayOperator(jac) if path == "array" else _operator(path, problem, params)[2]
+    rng = np.random.default_rng(2)
+    rows = rng.uniform(0.5, 2.0, jac.shape[0])
+    columns = rng.uniform(0.5, 2.0, jac.shape[1])
+    scaled = op.scaled(rows=rows).scaled(columns=columns)
+    expected = rows[:, None] * jac * columns
+    np.testing.assert_allclose(scaled.matmat(np.eye(jac.shape[1])), expected, rtol=1e-12)
+    np.testing.assert_allclose(scaled.column_norms(), np.linalg.norm(expected, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(scaled.gram_matrix(), expected @ expected.T, rtol=1e-11, atol=1e-12)
+
+
+
+def test_streamed_normal_matrix_of_tall_problem():
+    problem, params = _small_problem(points=60, width=4)
+    dense_ev, x0, _ = evaluate.from_problem(problem, params, "dense")
+    jac = dense_ev.jacobian(x0)
+    assert jac.shape[0] > jac.shape[1]  # so the Gram matrix is J^T J
+    op = _operator("streamed", problem, params)[2]
+    rng = np.random.default_rng(7)
+    rows = rng.uniform(0.5, 2.0, jac.shape[0])
+    columns = rng.uniform(0.5, 2.0, jac.shape[1])
+    expected = rows[:, None] * jac * columns
+    scaled = op.scaled(rows=rows, columns=columns)
+    np.testing.assert_allclose(scaled.gram_matrix(), expected.T @ expected, rtol=1e-11)
+
+
+def test_streamed_gram_spans_panels(small):
+    problem, params, x0, jac, _ = small
+    assert jac.shape[0] < jac.shape[1]  # so the Gram matrix is J J^T
+    _, _, op, _ = _operator("streamed", problem, params)
+    op.panel_rows = 7  # several panels, so off-diagonal blocks are streamed
+    np.testing.assert_allclose(op.gram_matrix(), jac @ jac.T, rtol=1e-11, atol=1e-12)
+
+
+def _well_conditioned(n, p, seed=0):
+    rng = np.random.default_rng(seed)
+    k = min(n, p)
+    left, _ = np.linalg.qr(rng.standard_normal((n, k)))
+    right, _ = np.linalg.qr(rng.standard_normal((p, k)))
+    values = np.geomspace(10.0, 0.1, k)
+    return (left * values) @ right.T, values
+
+
+@pytest.mark.parametrize("shape", [(30, 50), (50, 30)])
+def test_gram_step_matches_lstsq(shape):
+    jac, values = _well_conditioned(*shape)
+    residual = np.random.default_rng(3).standard_normal(shape[0])
+    factors = gram_factors(ArrayOperator(jac))
+    np.testing.assert_allclose(factors.s, values, rtol=1e-10)
+    direction = sven_direction(factors, residual)
+    expected = -np.linalg.lstsq(jac, residual, rcond=None)[0]
+    np.testing.assert_allclose(direction.step, expected, rtol=1e-10, atol=1e-12)
+    model = residual + jac @ direction.step
+    predicted = 0.5 * residual @ residual - 0.5 * model @ model
+    np.testing.assert_allclose(direction.predicted_reduction, predicted, rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", [randomized_factors, block_krylov_factors])
+def test_sketches_match_exact_svd(method):
+    jac, values = _well_conditioned(60, 40)
+    residual = np.random.default_rng(4).standard_normal(60)
+    factors = method(ArrayOperator(jac), rank=40, oversampling=0)
+    np.testing.assert_allclose(factors.s, values, rtol=1e-10)
+    direction = sven_direction(factors, residual)
+    expected = -np.linalg.lstsq(jac, residual, rcond=None)[0]
+    np.testing.assert_allclose(direction.step, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["randomized", "krylov"])
+def test_sketch_leading_values_of_decaying_spectrum(method):
+    rng = np.random.default_rng(5)
+    left, _ = np.linalg.qr(rng.standard_normal((300, 200)))
+    right, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    values = 0.7 ** np.arange(200)
+    jac = (left * values) @ right.T
+    factors = operator_factors(ArrayOperator(jac), 10, method)
+    np.testing.assert_allclose(factors.s, values[:10], rtol=1e-10)
+
+
+def test_largest_column_projection_operator(small):
+    problem, params, x0, jac, residual = small
+    _, _, op, _ = _operator("streamed", problem, params)
+    norms = np.linalg.norm(jac, axis=0)
+    expected = np.max(np.abs(jac.T @ residual) / norms)
+    assert largest_column_projection(op, residual) == pytest.approx(expected, rel=1e-12)
+
+
+def test_matrix_free_gtol_uses_spectral_norm(small):
+    problem, params, x0, jac, residual = small
+    _, _, op, _ = _operator("matrix-free", problem, params)
+    randomized_factors(op, rank=10)
+    expected = np.linalg.norm(jac.T @ residual) / np.linalg.norm(jac, 2)
+    # rank 10 of 86 with one power iteration: s_max to about 1e-8 relative
+    assert largest_column_projection(op, residual) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("path", ["streamed", "gram", "matrix-free"])
+def test_linear_fit_solved_on_each_path(path):
+    rng = np.random.default_rng(6)
+    design = rng.standard_normal((200, 12))
+    truth = rng.standard_normal(12)
+    observed = design @ truth + 0.01 * rng.standard_normal(200)
+
+    def model(params, row):
+        features, value = row
+        return features @ params - value
+
+    problem = sv.Problem([sv.Condition("data", model, points=(design, observed), weight=14.0)])
+    rank = 12 if path == "matrix-free" else None
+    ev, x0, _ = evaluate.from_problem(problem, np.zeros(12), path, rank=rank,
+                                      memory_limit=50 * 16 * 8 * 12)
+    result = solve(ev, x0, make_options(rank=rank))
+    expected = np.linalg.lstsq(design, observed, rcond=None)[0]
+    np.testing.assert_allclose(result.x, expected, rtol=1e-9, atol=1e-11)
+    assert result.success
+    assert path.split("-")[0] in result.jacobian_method or path == "gram"
+
+
+def test_solves_agree_with_dense_on_pinn_like_fit(small):
+    problem, params, x0, jac, residual = small
+    dense_ev, _, _ = evaluate.from_problem(problem, params, "dense")
+    streamed_ev, _, _ = evaluate.from_problem(problem, params, "streamed")
+    options = make_options(max_iter=5, control="trust-region")
+    dense = solve(dense_ev, x0, options)
+    streamed = solve(streamed_ev, x0, options)
+    assert streamed.cost == pytest.approx(dense.cost, rel=1e-6)
+    assert streamed.cost < 0.5 * (residual @ residual)
+
+
+def test_choice_dense_when_it_fits():
+    choice = choose_jacobian("auto", 1000, 1000, 8, memory_limit=10**9)
+    assert choice.method == "dense"
+    assert "within memory_limit" in choice.reason
+
+
+def test_choice_streamed_when_dense_too_big():
+    choice = choose_jacobian("auto", 10**5, 10**5, 8, memory_limit=8 * 2**30)
+    assert choice.method == "streamed"
+    assert choice.svd == "randomized"  # a 1e5 x 1e5 Gram matrix does not fit either
+    assert choice.rank == 64
+    assert choice.chunk_rows * 10**5 * 8 <= 64 * 2**20
+
+
+def test_choice_streamed_gram_when_it_fits():
+    # The Gram matrix and its eigenvectors take 3 x 3.2 GB, within half of 32 GiB.
+    choice = choose_jacobian("auto", 2 * 10**4, 10**6, 8, memory_limit=32 * 2**30)
+    assert (choice.method, choice.svd, choice.rank) == ("streamed", "gram", None)
+
+
+def test_choice_matrix_free_for_whole_blocks():
+    choice = choose_jacobian("auto", 10**5, 10**5, 8, memory_limit=8 * 2**30,
+                             largest_whole_block=10**5)
+    assert choice.method == "matrix-free"
+    assert "cannot be split" in choice.reason
+
+
+def test_choice_rejects_gram_without_rows():
+    with pytest.raises(ValueError, match="matrix-free path does not form"):
+        choose_jacobian("matrix-free", 100, 100, 8, svd="gram", memory_limit=10**9)
+
+
+def test_choice_rejects_gram_over_limit():
+    with pytest.raises(ValueError, match="Gram matrix .* needs about"):
+        choose_jacobian("gram", 10**5, 10**6, 8, memory_limit=2**30)
+
+
+def test_options_reject_unknown_path():
+    with pytest.raises(ValueError, match="jacobian must be one of"):
+        make_options(jacobian="sparse")
+    with pytest.raises(ValueError, match="memory_limit must be >= 1"):
+        make_options(memory_limit=0)
+
+
+def test_operator_result_has_no_covariance():
+    problem, params = _small_problem()
+    ev, x0, _ = evaluate.from_problem(problem, params, "streamed")
+    result = solve(ev, x0, make_options(max_iter=2))
+    with pytest.raises(ValueError, match="streamed operator"):
+        result.covariance()
+
+
+MEMORY_SCRIPT = textwrap.dedent("""
+    import resource, sys
+    import jax, jax.numpy as jnp, numpy as np
+    import svensolve as sv
+    from svensolve import evaluate
+    from svensolve.options import make_options
+    from svensolve.solve import solve
+
+    n, width = 20000, 140  # dense J: 20,000 x 20,301 float64 = 3.3 GB
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    params = {"w1": jax.random.normal(keys[0], (width, 1)), "b1": jnp.zeros(width),
+              "w2": jax.random.normal(keys[1], (width, width)) / width ** 0.5,
+              "b2": jnp.zeros(width), "w3": jnp.zeros((1, width)), "b3": jnp.zeros(1)}
+    x = np.linspace(-1, 1, n)[:, None]
+
+    def fit(params, point):
+        h = jnp.tanh(params["w1"] @ point + params["b1"])
+        h = jnp.tanh(params["w2"] @ h + params["b2"])
+        return (params["w3"] @ h + params["b3"])[0] - jnp.sin(3 * point[0])
+
+    problem = sv.Problem([sv.Condition("data", fit, points=x)])
+    ev, x0, _ = evaluate.from_problem(problem, params, memory_limit=2 * 2**30, rank=16)
+    result = solve(ev, x0, make_options(rank=16, max_iter=2))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    start_cost = 0.5 * float(np.sum(ev.residual(x0) ** 2))
+    print(ev.choice.method, x0.size, peak, start_cost, result.cost)
+""")
+
+
+@pytest.mark.slow
+def test_streamed_peak_memory_below_dense_size(tmp_path):
+    script = tmp_path / "memory.py"
+    script.write_text(MEMORY_SCRIPT)
+    output = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.split()
+    method, p, peak, start_cost, cost = output[0], int(output[1]), int(output[2]), *map(
+        float, output[3:5]
+    )
+    dense_bytes = 20000 * p * 8
+    assert method == "streamed"
+    assert dense_bytes > 3 * 2**30
+    assert peak < 1.5 * 2**30
+    assert cost < start_cost
+
+
+def test_streamed_blocks_never_reach_n_by_p(small):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params, chunk_rows=10)
+    shapes = []
+    chunks = []
+    for chunk in op.chunks:
+        def build(x, chunk=chunk):
+            rows = chunk.build(x)
+            shapes.append(rows.shape)
+            return rows
+        chunks.append(chunk._replace(build=build))
+    op.chunks = tuple(chunks)
+    randomized_factors(op, rank=8)
+    op.gram_matrix()
+    op.column_norms()
+    whole_block = 20  # the penalty condition has no points, so it is built whole
+    assert shapes
+    assert all(rows <= 10 or rows == whole_block for rows, _ in shapes)
+
+
+@pytest.mark.parametrize("path", ["streamed", "gram", "matrix-free"])
+def test_minimize_reports_path(path, capsys):
+    problem, params = _small_problem()
+    rank = 20 if path == "matrix-free" else None
+    result = sv.minimize(problem, params, jacobian=path, rank=rank, max_iter=3, verbose=1)
+    expected = "streamed" if path == "gram" else path
+    assert result.jacobian_method.startswith(expected)
+    assert f"Jacobian: {expected}" in capsys.readouterr().out
+    dense = sv.minimize(problem, params, jacobian="dense", rank=rank, max_iter=3)
+    assert dense.jacobian_method.startswith("dense")
+    # A rank-20 randomized SVD is not the exact top 20, so the costs differ a little.
+    assert result.cost == pytest.approx(dense.cost, rel=1e-3 if rank is None else 2e-2)
