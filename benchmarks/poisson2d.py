@@ -22,7 +22,6 @@ Usage: ``python -m benchmarks.poisson2d [--budget SECONDS] [--plot FILE] [--json
 """
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -30,10 +29,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 from jax.flatten_util import ravel_pytree
 
 import svensolve as sv
+from benchmarks import peers
 from benchmarks.nist import machine_facts, print_machine_facts
 from problems import poisson2d
 
@@ -41,39 +40,6 @@ THRESHOLDS = (1e-3, 1e-4, 1e-5, 1e-6)
 
 # The threshold whose times are compared as a ratio.
 RATIO_THRESHOLD = 1e-4
-
-# Iteration and evaluation limits high enough that only the budget stops a run.
-UNLIMITED = 10**9
-
-LBFGS_MEMORY = 50
-# Adam records the error every this many steps, so recording costs little beside them.
-ADAM_RECORD_EVERY = 50
-
-
-@dataclasses.dataclass
-class Trace:
-    """Relative L2 error against run time, recorded once per iteration.
-
-    ``times`` are seconds since the timed run started, minus the time spent
-    recording the trace before that point.
-    """
-
-    times: list = dataclasses.field(default_factory=list)
-    errors: list = dataclasses.field(default_factory=list)
-    monitoring_seconds: float = 0.0
-
-    def record(self, elapsed: float, x, error_function) -> None:
-        started = time.perf_counter()
-        self.times.append(elapsed - self.monitoring_seconds)
-        self.errors.append(float(error_function(x)))
-        self.monitoring_seconds += time.perf_counter() - started
-
-    def time_to_reach(self, threshold: float) -> float | None:
-        """Return the first time the error is at most ``threshold``, or None if it never is."""
-        for seconds, error in zip(self.times, self.errors, strict=True):
-            if error <= threshold:
-                return seconds
-        return None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -158,16 +124,17 @@ def make_error_function(case: poisson2d.Poisson2D, unravel):
 
 def run_svensolve(case: poisson2d.Poisson2D, budget: float, error_function) -> dict:
     """Run a timed warm-up with ``max_iter=1``, then the traced run for ``budget`` seconds."""
+    x0, unravel = ravel_pytree(case.params)
+    cost = peers.make_cost(case.problem, unravel)
     started = time.perf_counter()
     sv.minimize(case.problem, case.params, max_iter=1)
     warmup_seconds = time.perf_counter() - started
 
-    x0, _ = ravel_pytree(case.params)
-    trace = Trace()
-    trace.record(0.0, x0, error_function)
+    trace = peers.Trace(cost, error_function)
+    trace.start(x0, float(cost(x0)))
 
     def callback(iterate):
-        trace.record(iterate.time, iterate.x, error_function)
+        trace.offer(iterate.x, iterate.cost)
 
     # The Problem keeps its compiled functions, so the warm-up took the
     # compilation out of this run.
@@ -175,7 +142,7 @@ def run_svensolve(case: poisson2d.Poisson2D, budget: float, error_function) -> d
         case.problem,
         case.params,
         time_limit=budget,
-        max_iter=UNLIMITED,
+        max_iter=peers.UNLIMITED,
         callback=callback,
     )
     return {
@@ -188,122 +155,25 @@ def run_svensolve(case: poisson2d.Poisson2D, budget: float, error_function) -> d
     }
 
 
-def make_cost_and_gradient(case: poisson2d.Poisson2D, unravel):
-    """Return ``fun(x) -> (cost, gradient)`` on float64 numpy arrays, as scipy expects."""
-
-    def cost(x):
-        residual = case.problem.residual(unravel(x))
-        return 0.5 * jnp.dot(residual, residual)
-
-    value_and_grad = jax.jit(jax.value_and_grad(cost))
-
-    def fun(x):
-        value, gradient = value_and_grad(x)
-        return float(value), np.asarray(gradient, dtype=np.float64)
-
-    return fun
+def as_report(run: peers.PeerRun) -> dict:
+    """Convert a `peers.PeerRun` to the summary dict that this script prints."""
+    return {
+        "warmup_seconds": run.warmup_seconds,
+        "trace": run.trace,
+        "iterations": run.iterations,
+        "final_error": run.final_metric,
+        "message": run.message,
+    }
 
 
 def run_lbfgs(case: poisson2d.Poisson2D, budget: float, error_function) -> dict:
-    """Compile the cost and gradient in a timed warm-up, then run L-BFGS-B for ``budget`` s."""
-    x0, unravel = ravel_pytree(case.params)
-    x0 = np.asarray(x0, dtype=np.float64)
-    fun = make_cost_and_gradient(case, unravel)
-    started = time.perf_counter()
-    fun(x0)
-    warmup_seconds = time.perf_counter() - started
-
-    trace = Trace()
-    trace.record(0.0, x0, error_function)
-    run_started = time.perf_counter()
-
-    def callback(intermediate_result):
-        elapsed = time.perf_counter() - run_started
-        trace.record(elapsed, intermediate_result.x, error_function)
-        if trace.times[-1] >= budget:
-            # scipy.optimize.minimize ends the run and returns this iterate
-            # (checked with scipy 1.17).
-            raise StopIteration
-
-    options = {
-        "maxcor": LBFGS_MEMORY,
-        "maxiter": UNLIMITED,
-        "maxfun": UNLIMITED,
-        "ftol": 0.0,
-        "gtol": 0.0,
-    }
-    result = scipy.optimize.minimize(
-        fun, x0, jac=True, method="L-BFGS-B", callback=callback, options=options
-    )
-    return {
-        "warmup_seconds": warmup_seconds,
-        "trace": trace,
-        "iterations": int(result.nit),
-        "final_error": float(error_function(result.x)),
-        "message": str(result.message),
-    }
+    """Run `peers.run_lbfgs`, L-BFGS-B with memory 50, recording every iteration."""
+    return as_report(peers.run_lbfgs(case.problem, case.params, budget, error_function))
 
 
-def run_adam(case: poisson2d.Poisson2D, budget: float, error_function, schedule) -> dict:
-    """Run optax's Adam with ``schedule`` (a float or an optax schedule) for ``budget`` s.
-
-    The error is recorded every `ADAM_RECORD_EVERY` steps, and the time spent
-    recording is left out of the trace's times, as for L-BFGS.
-    """
-    import optax
-
-    x, unravel = ravel_pytree(case.params)
-
-    def cost(x):
-        residual = case.problem.residual(unravel(x))
-        return 0.5 * jnp.dot(residual, residual)
-
-    optimizer = optax.adam(schedule)
-
-    @jax.jit
-    def update(x, state):
-        gradient = jax.grad(cost)(x)
-        updates, state = optimizer.update(gradient, state, x)
-        return optax.apply_updates(x, updates), state
-
-    state = optimizer.init(x)
-    started = time.perf_counter()
-    jax.block_until_ready(update(x, state))
-    warmup_seconds = time.perf_counter() - started
-
-    trace = Trace()
-    trace.record(0.0, x, error_function)
-    excluded, steps, run_started = 0.0, 0, time.perf_counter()
-    while True:
-        x, state = update(x, state)
-        steps += 1
-        if steps % ADAM_RECORD_EVERY:
-            continue
-        jax.block_until_ready(x)
-        paused = time.perf_counter()
-        elapsed = paused - run_started - excluded
-        trace.record(elapsed, x, error_function)
-        excluded += time.perf_counter() - paused
-        if elapsed >= budget:
-            break
-    return {
-        "warmup_seconds": warmup_seconds,
-        "trace": trace,
-        "iterations": steps,
-        "final_error": float(error_function(x)),
-        "message": "budget reached",
-    }
-
-
-def run_best_adam(case, budget: float, error_function) -> dict:
-    """Adam with a constant 1e-3 and with an exponential decay; return the better run."""
-    import optax
-
-    decay = optax.exponential_decay(1e-2, transition_steps=1000, decay_rate=0.9)
-    runs = [run_adam(case, budget, error_function, rate) for rate in (1e-3, decay)]
-    best = min(runs, key=lambda run: run["final_error"])
-    best["message"] = "lr 1e-3" if best is runs[0] else "lr 1e-2 * 0.9^(step / 1000)"
-    return best
+def run_best_adam(case: poisson2d.Poisson2D, budget: float, error_function) -> dict:
+    """Run `peers.run_best_adam`: Adam at 1e-3 and with a decay; return the better run."""
+    return as_report(peers.run_best_adam(case.problem, case.params, budget, error_function))
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -382,7 +252,7 @@ def print_notes(results: dict, budget: float) -> None:
 def plot_traces(pyplot, results: dict, budget: float, path: str) -> None:
     figure, axis = pyplot.subplots(figsize=(7, 4.5))
     for name, result in results.items():
-        axis.semilogy(result["trace"].times, result["trace"].errors, label=name)
+        axis.semilogy(result["trace"].times, result["trace"].metrics, label=name)
     axis.set_xlabel("time since the timed run started (s), error evaluations left out")
     axis.set_ylabel("relative L2 error")
     axis.set_title(f"2D Poisson PINN, budget {budget:g} s per method")
@@ -403,7 +273,7 @@ def json_report(results: dict, budget: float, facts: dict) -> dict:
             "message": result["message"],
             "monitoring_seconds": trace.monitoring_seconds,
             "times": trace.times,
-            "errors": trace.errors,
+            "errors": trace.metrics,
             "time_to": {f"{t:.0e}": trace.time_to_reach(t) for t in THRESHOLDS},
         }
     return {"machine": facts, "budget_seconds": budget, "methods": methods}

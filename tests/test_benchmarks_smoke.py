@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from benchmarks import bounds as bounds_benchmark
 from benchmarks import nist as nist_benchmark
 from benchmarks import poisson2d as poisson_benchmark
 
@@ -27,6 +28,11 @@ NIST_SUMMARY_HEADER = "| Method | Cases with >= 6 digits | Successes | First pas
 POISSON_HEADER = (
     "| Method | Error at budget | Iterations | First iteration (s) | Time to 1e-03 (s) "
     "| Time to 1e-04 (s) | Time to 1e-05 (s) | Time to 1e-06 (s) |"
+)
+
+BOUNDS_HEADER = (
+    "| Problem | Cost svensolve | Cost trf | Digits agreement | Same active set "
+    "| nfev svensolve | nfev trf | Time svensolve (s) | Time trf (s) | Time ratio svensolve/trf |"
 )
 
 
@@ -173,6 +179,93 @@ def test_poisson_script_short_budget(tmp_path):
         assert all(math.isfinite(error) for error in errors), name
         assert set(method["time_to"]) == {"1e-03", "1e-04", "1e-05", "1e-06"}, name
     assert report["methods"]["L-BFGS"]["iterations"] >= 1
+
+    if with_plot:
+        assert plot_path.stat().st_size > 0
+
+
+def test_bounds_option_rejects_zero_repeat():
+    with pytest.raises(SystemExit):
+        bounds_benchmark.parse_args(["--repeat", "0"])
+
+
+def test_bounds_quick_option_sets_one_repeat():
+    assert bounds_benchmark.parse_args(["--quick"]).repeat == 1
+    assert bounds_benchmark.parse_args(["--quick", "--repeat", "2"]).repeat == 2
+
+
+@pytest.mark.slow
+def test_bounds_script_quick():
+    output = run_module("benchmarks.bounds", "--quick")
+
+    assert "- CPUs:" in output
+    assert BOUNDS_HEADER in output
+    rows = table_rows(output, BOUNDS_HEADER)
+    assert [row[0] for row in rows] == [
+        "Misra1a start 1",
+        "DanWood start 1",
+        "exponential, offset >= 0",
+    ]
+    for row in rows:
+        assert len(row) == 10, row
+        cost_svensolve, cost_trf = float(row[1]), float(row[2])
+        assert math.isfinite(cost_svensolve), row
+        assert cost_svensolve > 0, row
+        assert cost_svensolve == pytest.approx(cost_trf, rel=1e-6), row
+        # Each quick case has one active bound at a well-determined solution,
+        # so fewer digits point to a wiring error, such as a bound applied to
+        # the wrong parameter, not to a weak solver.
+        assert 6.0 <= float(row[3]) <= 15.0, row
+        assert row[4] == "yes", row
+        assert int(row[5]) > 0, row
+        assert int(row[6]) > 0, row
+        for cell in row[7:10]:
+            assert float(cell) >= 0, row
+    assert "- Misra1a start 1: b1 <= 191.154" in output
+    assert "did not converge" not in output
+    assert "raised" not in output
+
+
+@pytest.mark.slow
+def test_pinn_script_poisson2d_short_budget(tmp_path):
+    json_path = tmp_path / "pinn.json"
+    args = ["--problem", "poisson2d", "--budget", "3", "--json", str(json_path)]
+    plot_path = tmp_path / "pinn.png"
+    with_plot = importlib.util.find_spec("matplotlib") is not None
+    if with_plot:
+        args += ["--plot", str(plot_path)]
+    output = run_module("benchmarks.pinn", *args)
+
+    assert "- CPUs:" in output
+    rows = table_rows(output, "| Optimizer | Final metric | Iterations | Warm-up (s) |")
+    # scipy's lm needs at least as many residuals as parameters, so it has no row here.
+    expected = ["svensolve", "adam", "lbfgs", "adam-lbfgs", "trf", "gauss-newton"]
+    assert [row[0] for row in rows] == expected
+    for row in rows:
+        assert len(row) == 14, row
+        metric = float(row[1])
+        assert math.isfinite(metric), row
+        assert metric > 0, row
+        assert int(row[2]) >= 0, row
+        assert float(row[3]) >= 0, row
+        for cell in row[4:9]:
+            seconds = parse_seconds(cell)
+            assert seconds is None or seconds >= 0, row
+    assert "- lm skipped: scipy's 'lm' needs at least as many residuals" in output
+    assert "- optimistix skipped:" in output
+
+    report = json.loads(json_path.read_text())
+    assert report["problem"] == "poisson2d"
+    assert report["budget_seconds"] == 3
+    assert set(report["optimizers"]) == set(expected)
+    assert set(report["skipped"]) == {"lm"}
+    for name, run in report["optimizers"].items():
+        times, costs, metrics = run["times"], run["costs"], run["metrics"]
+        assert len(times) == len(costs) == len(metrics) >= 2, name
+        assert times[0] == 0.0, name
+        assert times == sorted(times), name
+        assert all(math.isfinite(value) for value in costs + metrics), name
+        assert math.isfinite(run["final_metric"]), name
 
     if with_plot:
         assert plot_path.stat().st_size > 0
