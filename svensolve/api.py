@@ -48,6 +48,9 @@ def minimize(
     checkpoint_every: int | None = None,
     resume: str | None = None,
     memory_limit: int | None = None,
+    resample: bool = False,
+    param_fraction: float = 1.0,
+    param_sampling: str = "entries",
 ) -> Result:
     """Minimize ``0.5 * ||r(params)||^2`` by Sven steps.
 
@@ -90,6 +93,22 @@ def minimize(
     memory_limit : int, optional
         Bytes the Jacobian path may use; by default half of the memory
         available at the start.
+    resample : bool
+        Stochastic mode: before every iteration, conditions with a
+        ``sampler`` draw fresh points (key ``fold_in(PRNGKey(seed), nit)``).
+        Use it with ``control="fixed"`` and a learning rate ``lr``, as the
+        Sven paper does. The termination tests are off, so a budget
+        (``max_iter``, ``time_limit``) ends the solve, and the result is the
+        last iterate with its cost on the Problem's own points.
+    param_fraction : float
+        The Sven paper's memory option: each factorisation uses a random
+        fraction of the parameters (drawn from ``seed`` and the iteration),
+        and the step moves only those. On the dense path the SVD is of the
+        chosen columns only; on the other paths the rest are masked. The
+        ftol and xtol tests are off when the fraction is below 1.
+    param_sampling : {"entries", "leaves"}
+        Draw single parameters, or whole leaves of the params pytree (the
+        weight matrix or bias of one layer, say).
     max_iter, max_nfev : int, optional
         Budgets of iterations (accepted or rejected steps) and of residual
         evaluations (a hard limit that counts every trial point).
@@ -175,6 +194,8 @@ def minimize(
         callback=callback, progress=progress, verbose=verbose, seed=seed, x_scale=x_scale,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
         loss=loss, f_scale=f_scale, box=box, jacobian=jacobian, memory_limit=memory_limit,
+        resample=resample, param_fraction=param_fraction,
+        param_leaves=_parameter_leaves(params, param_sampling),
     )
     if not isinstance(residuals, Problem):
         if not callable(residuals):
@@ -182,6 +203,9 @@ def minimize(
                 f"residuals must be a Problem or a callable, got {type(residuals).__name__}"
             )
         residuals = Problem.from_function(residuals)
+    if resample and not residuals.resamplable:
+        names = [c.name for c in residuals.conditions]
+        raise ValueError(f"resample=True needs a condition with a sampler; none of {names} has one")
     evaluator, x0, unravel = evaluate.from_problem(
         residuals, params, jacobian, rank=rank, svd=svd, memory_limit=memory_limit
     )
@@ -332,6 +356,20 @@ def _untraceable_reason(fun, x0) -> str | None:
 def _check_vector_output(shape) -> None:
     if len(shape) > 1:
         raise ValueError(f"fun must return at most a 1-D array, got shape {shape}")
+
+
+def _parameter_leaves(params, sampling: str):
+    """(start, stop) of each leaf in the flat vector for "leaves", None for "entries"."""
+    if sampling == "entries":
+        return None
+    if sampling != "leaves":
+        raise ValueError(f"param_sampling must be 'entries' or 'leaves', got {sampling!r}")
+    bounds, start = [], 0
+    for leaf in jax.tree.leaves(params):
+        size = int(np.size(leaf))
+        bounds.append((start, start + size))
+        start += size
+    return tuple(bounds)
 
 
 def _check_method(method) -> None:

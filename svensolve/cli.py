@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of the initial network")
     run.add_argument("--plot", metavar="FILE", default=None,
                      help="save a PNG of the solution, its error and the convergence")
+    run.add_argument("--save", metavar="FILE", default=None,
+                     help="write the solution parameters, the iteration history and the "
+                          "error metrics to FILE in numpy's .npz format")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -77,6 +80,14 @@ def _check_run_arguments(parser, args) -> None:
             parser.error(f"--plot: directory {str(folder)!r} does not exist")
         if args.name == "nist":
             parser.error("--plot is not available for nist")
+    if args.save:
+        target = Path(args.save)
+        if not target.parent.is_dir():
+            parser.error(f"--save: directory {str(target.parent)!r} does not exist")
+        if target.is_dir():
+            parser.error(f"--save: {str(target)!r} is a directory; give a file name")
+        if args.name == "nist":
+            parser.error("--save is not available for nist")
 
 
 def _list() -> int:
@@ -155,7 +166,37 @@ def _run_field(args) -> int:
         print(f"  time to {threshold:.0e}:    {when}")
     if args.plot:
         _plot_field(args, case, result, trace)
+    if args.save:
+        _save_field(args.save, case, result, error)
     return 0
+
+
+def _save_field(path, case, result, error) -> None:
+    """Write the solution, its history and its metrics to an .npz file, atomically.
+
+    Keys: ``x`` (the flat parameters), ``params/<path>`` (each leaf of the parameter
+    pytree, e.g. ``params/0/w``), ``history/<field>`` (each array of ``result.history``),
+    ``relative_l2_error``, ``coefficient_error/<name>`` where the problem fits
+    coefficients, ``status``, ``nit``, and the ``format_version`` that
+    `svensolve.checkpoint.save` adds to every file it writes.
+    """
+    import jax
+
+    from svensolve import checkpoint
+
+    arrays = {"x": np.asarray(result.x), "relative_l2_error": np.asarray(error)}
+    for key_path, leaf in jax.tree_util.tree_flatten_with_path(result.params)[0]:
+        parts = [str(getattr(key, "key", getattr(key, "idx", key))) for key in key_path]
+        arrays["/".join(["params", *parts])] = np.asarray(leaf)
+    for name, values in result.history.items():
+        arrays[f"history/{name}"] = np.asarray(values)
+    if hasattr(case, "coefficient_errors"):
+        for name, value in case.coefficient_errors(result.params).items():
+            arrays[f"coefficient_error/{name}"] = np.asarray(value)
+    arrays["status"] = np.asarray(int(result.status))
+    arrays["nit"] = np.asarray(result.nit)
+    checkpoint.save(path, arrays)
+    print(f"saved:               {path}")
 
 
 def _plot_field(args, case, result, trace) -> None:

@@ -42,6 +42,11 @@ class Evaluator:
     jacobian_mode: str
     check_start: Callable[[np.ndarray, np.ndarray], None]
     choice: JacobianChoice | None = None
+    # Replaces the collocation points (a tuple, one entry per condition; None
+    # restores the Problem's own). None for evaluators without points.
+    set_points: Callable | None = None
+    # Draws points from the conditions' samplers for a jax.random key.
+    sample_points: Callable | None = None
 
 
 def from_problem(problem: Problem, params, jacobian: str = "auto", *, rank=None,
@@ -64,10 +69,15 @@ def from_problem(problem: Problem, params, jacobian: str = "auto", *, rank=None,
     )
     logger.info("Jacobian path %r: %s", choice.method, choice.reason)
     structure = tuple((np.shape(leaf), jax.numpy.result_type(leaf)) for leaf in leaves)
-    key = (treedef, structure, choice.method, choice.chunk_rows, choice.panel_rows)
+    # Only what changes the compiled code is in the key: the memory limit, which
+    # follows the free memory at each call, must not force a new compilation.
+    key = (treedef, structure, choice.method)
+    if choice.method == "streamed":
+        key += (choice.chunk_rows,)
     if key not in problem.compiled:
         problem.compiled[key] = _compile(problem, params, unravel, choice)
     evaluator = dataclasses.replace(problem.compiled[key], choice=choice)
+    evaluator.set_points(None)  # a cached evaluator may hold an earlier solve's sample
     return evaluator, np.asarray(x0), unravel
 
 
@@ -79,56 +89,69 @@ FUSED_MAX_ENTRIES = 100_000
 
 
 def _compile(problem: Problem, params, unravel, choice: JacobianChoice) -> Evaluator:
-    def residual(x):
-        return problem.residual(unravel(x))
+    # The collocation points are an argument of every compiled function, so a
+    # solve that resamples them reuses the compiled code.
+    def residual(x, points):
+        return problem.residual(unravel(x), points)
 
-    def jacobian(x):
-        return problem.jacobian(unravel(x))
+    def jacobian(x, points):
+        return problem.jacobian(unravel(x), points)
 
     blocks = problem.blocks(params)
     n = blocks[-1].stop
     p = ravel_pytree(params)[0].size
+    state = {"points": problem.points()}
     if choice.method == "dense" and n * p <= FUSED_MAX_ENTRIES:
-        return _fused_evaluator(problem, residual, jacobian, blocks)
+        return _fused_evaluator(problem, residual, jacobian, blocks, state)
 
     residual_jit = jax.jit(residual)
-    batched_jit = jax.jit(jax.vmap(residual))
+    batched_jit = jax.jit(jax.vmap(residual, in_axes=(0, None)))
     if choice.method == "streamed":
-        chunks = rows.row_chunks(problem, blocks, unravel, choice.chunk_rows)
+        plan = rows.RowPlan(problem, blocks, unravel, choice.chunk_rows)
 
         def jacobian_at(x):
-            return StreamedJacobian(x, chunks, p, choice.panel_rows)
+            # NOTE: panel_rows comes from the first compilation's memory limit.
+            return StreamedJacobian(x, plan.chunks(state["points"]), p, choice.panel_rows)
 
     elif choice.method == "matrix-free":
         products = compile_products(residual)
 
         def jacobian_at(x):
-            return MatrixFreeJacobian(x, n, products)
+            return MatrixFreeJacobian(x, n, products, state["points"])
 
     else:
         jacobian_jit = jax.jit(jacobian)
 
         def jacobian_at(x):
-            return np.asarray(jacobian_jit(x))
+            return np.asarray(jacobian_jit(x, state["points"]))
 
-    def trial_residuals(points):
+    def trial_residuals(trials):
         # One trial (trust region) reuses the residual's compiled code; the
         # batched version is compiled only when a grid of trials is needed.
-        if points.shape[0] == 1:
-            return np.asarray(residual_jit(points[0]))[None, :]
-        return np.asarray(batched_jit(points))
+        if trials.shape[0] == 1:
+            return np.asarray(residual_jit(trials[0], state["points"]))[None, :]
+        return np.asarray(batched_jit(trials, state["points"]))
 
     return Evaluator(
-        residual=lambda x: np.asarray(residual_jit(x)),
+        residual=lambda x: np.asarray(residual_jit(x, state["points"])),
         trial_residuals=trial_residuals,
         jacobian=jacobian_at,
         blocks=blocks,
         jacobian_mode="autodiff",
         check_start=lambda r, jac: problem.check_start(blocks, r, jac),
+        set_points=_points_setter(problem, state),
+        sample_points=problem.sample,
     )
 
 
-def _fused_evaluator(problem, residual, jacobian, blocks) -> Evaluator:
+def _points_setter(problem: Problem, state: dict) -> Callable:
+    def set_points(points=None):
+        state["points"] = problem.points() if points is None else tuple(points)
+
+    return set_points
+
+
+def _fused_evaluator(problem, residual, jacobian, blocks, state) -> Evaluator:
     """Evaluator over one compiled ``x -> (r, J)``, remembering the last point.
 
     The solver requests J at the trial point it just accepted, so the memo
@@ -137,20 +160,22 @@ def _fused_evaluator(problem, residual, jacobian, blocks) -> Evaluator:
     # Backend optimisation level 0 cuts compile time by about a third for
     # these small functions and adds about 25 us per call (NIST ENSO, jax 0.10.2).
     both = jax.jit(
-        lambda x: (residual(x), jacobian(x)),
+        lambda x, points: (residual(x, points), jacobian(x, points)),
         compiler_options={"xla_backend_optimization_level": 0},
     )
     memo = {}
 
     def evaluate(x):
         last = memo.get("x")
-        if last is None or last.shape != x.shape or not np.array_equal(last, x):
-            r, jac = both(x)
-            memo.update(x=np.array(x), r=np.asarray(r), jac=np.asarray(jac))
+        same_points = memo.get("points") is state["points"]
+        if last is None or last.shape != x.shape or not same_points or not np.array_equal(last, x):
+            r, jac = both(x, state["points"])
+            memo.update(x=np.array(x), r=np.asarray(r), jac=np.asarray(jac),
+                        points=state["points"])
         return memo["r"], memo["jac"]
 
-    def trial_residuals(points):
-        return np.stack([evaluate(point)[0] for point in points])
+    def trial_residuals(trials):
+        return np.stack([evaluate(trial)[0] for trial in trials])
 
     return Evaluator(
         residual=lambda x: evaluate(x)[0],
@@ -159,6 +184,8 @@ def _fused_evaluator(problem, residual, jacobian, blocks) -> Evaluator:
         blocks=blocks,
         jacobian_mode="autodiff",
         check_start=lambda r, jac: problem.check_start(blocks, r, jac),
+        set_points=_points_setter(problem, state),
+        sample_points=problem.sample,
     )
 
 

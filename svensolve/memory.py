@@ -36,8 +36,9 @@ class JacobianChoice(NamedTuple):
 
     ``svd`` is the factorisation method (for the operator paths one of
     "gram", "randomized", "krylov"), ``rank`` the rank it keeps (None: all),
-    ``chunk_rows`` the rows per streamed block and ``panel_rows`` the rows held
-    while the Gram matrix is accumulated.
+    ``chunk_rows`` the rows per streamed block, ``panel_rows`` the rows held
+    while the Gram matrix is accumulated and ``memory_limit`` the budget in
+    bytes.
     """
 
     method: str
@@ -46,6 +47,7 @@ class JacobianChoice(NamedTuple):
     reason: str
     chunk_rows: int
     panel_rows: int
+    memory_limit: int
 
 
 def available_memory() -> int:
@@ -80,11 +82,11 @@ def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
     panel_rows = max(chunk_rows, (limit // 4) // (p * itemsize))
     method, reason = _choose_path(requested, dense_bytes, limit, largest_whole_block * p * itemsize)
     if method == "dense":
-        return JacobianChoice("dense", svd, rank, reason, chunk_rows, panel_rows)
+        return JacobianChoice("dense", svd, rank, reason, chunk_rows, panel_rows, limit)
     svd, rank, svd_reason = _choose_factorisation(method, svd, rank, n, p, itemsize, limit)
     return JacobianChoice(
         "streamed" if method == "gram" else method, svd, rank, f"{reason}; {svd_reason}",
-        chunk_rows, panel_rows,
+        chunk_rows, panel_rows, limit,
     )
 
 

@@ -48,6 +48,10 @@ class Options:
     box: Any = None
     jacobian: str = "auto"
     memory_limit: int | None = None
+    resample: bool = False
+    param_fraction: float = 1.0
+    # (start, stop) of each parameter leaf in x, when whole leaves are sampled.
+    param_leaves: tuple | None = None
 
 
 def make_options(**settings) -> Options:
@@ -85,6 +89,9 @@ def make_options(**settings) -> Options:
         raise ValueError(f"svd must be one of {SVD_METHODS}, got {options.svd!r}")
     if options.callback is not None and not callable(options.callback):
         raise TypeError(f"callback must be callable or None, got {type(options.callback)}")
+    _check_real("param_fraction", options.param_fraction, "in (0, 1]", lambda v: 0 < v <= 1)
+    if options.resample not in (True, False):
+        raise TypeError(f"resample must be True or False, got {options.resample!r}")
     if options.progress not in (None, True, False):
         raise TypeError(f"progress must be True, False or None, got {options.progress!r}")
     return options

@@ -60,6 +60,11 @@ class Condition:
     f_scale : float
         Residuals of this block below ``f_scale`` (after the weight scaling)
         count as inliers of its loss.
+    sampler : callable, optional
+        ``sampler(key) -> points`` draws a fresh set of points of the same
+        shapes from a ``jax.random`` key; a solve with ``resample=True``
+        calls it before every iteration. Without ``points`` the first set is
+        ``sampler(jax.random.PRNGKey(0))``.
     """
 
     name: str
@@ -69,6 +74,7 @@ class Condition:
     batched: bool = False
     loss: str | Callable | None = None
     f_scale: float = 1.0
+    sampler: Callable | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -82,6 +88,12 @@ class Condition:
             )
         if self.loss is not None:
             RobustLoss(self.loss, self.f_scale)  # raises on an unknown loss or bad f_scale
+        if self.sampler is not None and not callable(self.sampler):
+            raise TypeError(
+                f"condition {self.name!r}: sampler must be callable, got {type(self.sampler)}"
+            )
+        if self.sampler is not None and self.points is None:
+            object.__setattr__(self, "points", self.sampler(jax.random.PRNGKey(0)))
         if self.batched and self.points is None:
             raise ValueError(f"condition {self.name!r}: batched=True needs points")
         if self.points is not None:
@@ -115,29 +127,35 @@ class Condition:
             return float(self.weight)
         return float(self.weight) / math.sqrt(self.count)
 
-    def raw_residual(self, params) -> jax.Array:
-        """Unscaled residuals of the block, flattened to 1-D."""
+    def raw_residual(self, params, points=None) -> jax.Array:
+        """Unscaled residuals of the block, flattened to 1-D.
+
+        ``points`` replaces the condition's own points (same shapes), so that
+        compiled functions can take the points as an argument.
+        """
         if self.points is None:
             values, _ = ravel_pytree(self.fn(params))
             return values
+        points = self.points if points is None else points
         if self.batched:
-            values = self.fn(params, self.points)
+            values = self.fn(params, points)
         else:
-            values = jax.vmap(self.fn, in_axes=(None, 0))(params, self.points)
+            values = jax.vmap(self.fn, in_axes=(None, 0))(params, points)
         return jnp.reshape(values, (-1,))
 
-    def residual(self, params) -> jax.Array:
+    def residual(self, params, points=None) -> jax.Array:
         """Scaled residuals of the block."""
-        return self.scale * self.raw_residual(params)
+        return self.scale * self.raw_residual(params, points)
 
-    def jacobian(self, params, flatten: Callable) -> jax.Array:
+    def jacobian(self, params, flatten: Callable, points=None) -> jax.Array:
         """Dense Jacobian of the scaled block, with columns ordered by `flatten`."""
+        points = self.points if points is None else points
         if self.points is not None and not self.batched:
-            return self.scale * _pointwise_jacobian(self.fn, params, self.points, flatten)
+            return self.scale * _pointwise_jacobian(self.fn, params, points, flatten)
         x, unravel = ravel_pytree(params)
 
         def flat_block(x):
-            return self.residual(unravel(x))
+            return self.residual(unravel(x), points)
 
         rows = jax.eval_shape(flat_block, x).shape[0]
         # Forward mode costs one pass per parameter, reverse one per residual.
@@ -213,17 +231,58 @@ class Problem:
         """Wrap a plain ``fn(params) -> array or pytree`` as a one-block problem."""
         return cls([Condition(name, fn)])
 
-    def residual(self, params) -> jax.Array:
-        """Flat residual vector: the scaled blocks, concatenated."""
-        return jnp.concatenate([c.residual(params) for c in self.conditions])
+    def residual(self, params, points=None) -> jax.Array:
+        """Flat residual vector: the scaled blocks, concatenated.
 
-    def jacobian(self, params) -> jax.Array:
+        ``points``, one entry per condition as `points` returns them, replaces
+        the conditions' own points.
+        """
+        points = self.points() if points is None else points
+        return jnp.concatenate(
+            [c.residual(params, at) for c, at in zip(self.conditions, points, strict=True)]
+        )
+
+    def jacobian(self, params, points=None) -> jax.Array:
         """Dense Jacobian of `residual` with columns in ``ravel_pytree(params)`` order."""
 
         def flatten(tree):
             return ravel_pytree(tree)[0]
 
-        return jnp.concatenate([c.jacobian(params, flatten) for c in self.conditions])
+        points = self.points() if points is None else points
+        return jnp.concatenate(
+            [c.jacobian(params, flatten, at) for c, at in zip(self.conditions, points, strict=True)]
+        )
+
+    def points(self) -> tuple:
+        """Each condition's points (None for a condition without points), in order."""
+        return tuple(c.points for c in self.conditions)
+
+    @property
+    def resamplable(self) -> bool:
+        """Whether any condition has a sampler."""
+        return any(c.sampler is not None for c in self.conditions)
+
+    def sample(self, key) -> tuple:
+        """Fresh points from each condition's sampler; the others keep theirs.
+
+        Raises ValueError when a sampler returns points of other shapes than
+        the condition's, since every compiled function is specialised to them.
+        """
+        keys = jax.random.split(key, len(self.conditions))
+        points = []
+        for condition, condition_key in zip(self.conditions, keys, strict=True):
+            if condition.sampler is None:
+                points.append(condition.points)
+                continue
+            drawn = jax.tree.map(jnp.asarray, condition.sampler(condition_key))
+            expected = jax.tree.map(jnp.shape, condition.points)
+            if jax.tree.map(jnp.shape, drawn) != expected:
+                raise ValueError(
+                    f"condition {condition.name!r}: sampler returned points of shapes "
+                    f"{jax.tree.map(jnp.shape, drawn)}, expected {expected}"
+                )
+            points.append(drawn)
+        return tuple(points)
 
     def blocks(self, params) -> tuple[Block, ...]:
         """Position of each condition in the residual vector, found without evaluating."""

@@ -36,41 +36,81 @@ def largest_whole_block(problem: Problem, blocks) -> int:
     return max(sizes, default=0)
 
 
-def row_chunks(problem: Problem, blocks, unravel, chunk_rows: int) -> list[RowChunk]:
-    """Cover the rows of J in order with blocks of about ``chunk_rows`` rows."""
-    chunks = []
-    for condition, block in zip(problem.conditions, blocks, strict=True):
-        if is_pointwise(condition):
-            chunks.extend(_pointwise_chunks(condition, block, unravel, chunk_rows))
-            continue
+class RowPlan:
+    """Compiled row builders of a Problem, cut into blocks for any set of points.
 
-        def build_whole(x, condition=condition):
-            return condition.jacobian(unravel(x), _flatten)
+    The builders take the points as an argument, so new collocation points
+    (a resampling solve) give new blocks without compiling again.
+    """
 
-        chunks.append(RowChunk(block.start, block.stop, jax.jit(build_whole)))
-    return chunks
+    def __init__(self, problem: Problem, blocks, unravel, chunk_rows: int):
+        self.parts = []
+        for condition, block in zip(problem.conditions, blocks, strict=True):
+            if is_pointwise(condition):
+                self.parts.append(_PointwisePart(condition, block, unravel, chunk_rows))
+            else:
+                self.parts.append(_WholePart(condition, block, unravel))
+
+    def chunks(self, points) -> list[RowChunk]:
+        """Cover the rows of J in order, for ``points`` as `Problem.points` returns them."""
+        chunks = []
+        for part, condition_points in zip(self.parts, points, strict=True):
+            chunks.extend(part.chunks(condition_points))
+        return chunks
 
 
-def _pointwise_chunks(condition: Condition, block: Block, unravel, chunk_rows: int):
-    count = condition.count
-    rows_per_point = (block.stop - block.start) // count
-    points_per_chunk = max(1, min(count, chunk_rows // rows_per_point))
+class _WholePart:
+    """A condition built whole, as the dense path builds it."""
 
-    @jax.jit
-    def build(x, points):
-        return condition.scale * _pointwise_jacobian(condition.fn, unravel(x), points, _flatten)
+    def __init__(self, condition: Condition, block: Block, unravel):
+        self.block = block
 
-    chunks = []
-    for first in range(0, count, points_per_chunk):
-        last = min(first + points_per_chunk, count)
-        index = np.minimum(np.arange(first, first + points_per_chunk), count - 1)
-        points = jax.tree.map(lambda leaf, index=index: leaf[index], condition.points)
-        rows = (last - first) * rows_per_point
+        def build(x, points):
+            return condition.jacobian(unravel(x), _flatten, points)
 
-        def build_chunk(x, points=points, rows=rows, padded=last - first < points_per_chunk):
-            values = build(x, points)
+        self.build = jax.jit(build)
+
+    def chunks(self, points):
+        def build_chunk(x):
+            return self.build(x, points)
+
+        return [RowChunk(self.block.start, self.block.stop, build_chunk)]
+
+
+class _PointwisePart:
+    """A pointwise condition, split into blocks of ``points_per_chunk`` points."""
+
+    def __init__(self, condition: Condition, block: Block, unravel, chunk_rows: int):
+        self.block = block
+        self.count = condition.count
+        self.rows_per_point = (block.stop - block.start) // self.count
+        self.points_per_chunk = max(1, min(self.count, chunk_rows // self.rows_per_point))
+
+        def build(x, points):
+            jacobian = _pointwise_jacobian(condition.fn, unravel(x), points, _flatten)
+            return condition.scale * jacobian
+
+        self.build = jax.jit(build)
+
+    def chunks(self, points):
+        chunks = []
+        size = self.points_per_chunk
+        for first in range(0, self.count, size):
+            last = min(first + size, self.count)
+            # The last block is padded by repeating its final point, so every
+            # block has the compiled shape; the padded rows are dropped.
+            index = np.minimum(np.arange(first, first + size), self.count - 1)
+            chunk_points = jax.tree.map(lambda leaf, index=index: leaf[index], points)
+            rows = (last - first) * self.rows_per_point
+            start = self.block.start + first * self.rows_per_point
+            chunks.append(RowChunk(start, start + rows, self._builder(chunk_points, rows)))
+        return chunks
+
+    def _builder(self, chunk_points, rows):
+        padded = rows < self.points_per_chunk * self.rows_per_point
+
+        def build_chunk(x):
+            values = self.build(x, chunk_points)
             return values[:rows] if padded else values
 
-        start = block.start + first * rows_per_point
-        chunks.append(RowChunk(start, start + rows, build_chunk))
-    return chunks
+        return build_chunk

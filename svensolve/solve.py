@@ -15,6 +15,7 @@ import time
 import warnings
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from svensolve import bounds, checkpoint
@@ -167,6 +168,10 @@ class _Run:
         self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
         self.control_state, self.column_scale = None, None
         self.last_singular_values = np.array([])
+        self.resample = options.resample
+        self.rejected_draws = 0  # rejected steps in a row
+        if self.resample and self.evaluator.sample_points is None:
+            raise ValueError("resample=True needs a Problem whose conditions have a sampler")
 
     def _save_final_checkpoint(self) -> None:
         """Write the last checkpoint; a failure is logged so the result is still returned."""
@@ -189,9 +194,12 @@ class _Run:
             state = ctl.init_control(self.control, factors, options.lr)
         self.last_singular_values = factors.s
         while True:
+            if self.resample:
+                point, work, work_jacobian, factors = self._draw_sample(point)
             self.point, self.control_state = point, state
             self._maybe_checkpoint()
-            status = self._converged_at(work, work_jacobian, factors)
+            # With a new sample each step the termination tests measure noise.
+            status = None if self.resample else self._converged_at(work, work_jacobian, factors)
             if status is not None:
                 return status
             status = self._budget_exhausted()
@@ -209,20 +217,37 @@ class _Run:
             trial_residuals = self.evaluator.trial_residuals(trials)
             self.nfev += trials.shape[0]
             trial_costs = np.array([self.loss.cost(r) for r in trial_residuals])
-            index, state, gain_ratio = ctl.update(
-                self.control, state, point.cost, trial_costs, predicted
-            )
+            # A zero predicted reduction gives an infinite gain ratio, and the
+            # damping may grow past float range before the solve gives up:
+            # both are handled, so their overflow warnings would only alarm.
+            with np.errstate(over="ignore"):
+                index, state, gain_ratio = ctl.update(
+                    self.control, state, point.cost, trial_costs, predicted
+                )
             index = int(index)
             self.nit += 1
 
             if index < 0:
                 self._record(point, rank_used, state, gain_ratio, accepted=False)
+                self.rejected_draws += 1
+                fraction = self.options.param_fraction
+                if fraction < 1.0 and self.rejected_draws <= np.ceil(3.0 / fraction):
+                    # The drawn parameters may be optimal already: draw others
+                    # (the iteration count seeds the draw) before giving up.
+                    factors = self._factor(work_jacobian)
+                    continue
                 if self._cannot_progress(point, factors, state):
                     return self._status_without_progress(work, factors)
                 continue
 
+            self.rejected_draws = 0
             state = self._maybe_fall_back(state, factors)
             point = _Point(trials[index], trial_residuals[index], float(trial_costs[index]))
+            if self.resample:
+                # The next iteration draws a sample and evaluates J there.
+                self.best = point
+                self._record(point, rank_used, state, gain_ratio, accepted=True)
+                continue
             jacobian = self.evaluator.jacobian(point.x)
             self.njev += 1
             if point.cost < self.best.cost:
@@ -232,6 +257,24 @@ class _Run:
             factors = self._factor(work_jacobian)
             self.last_singular_values = factors.s
             self._record(point, rank_used, state, gain_ratio, accepted=True)
+
+    def _draw_sample(self, point: _Point):
+        """Draw the iteration's collocation points; return the point, its problem and factors.
+
+        The key is ``fold_in(PRNGKey(seed), nit)``, so a resumed solve draws
+        the same samples as an uninterrupted one.
+        """
+        key = jax.random.fold_in(jax.random.PRNGKey(self.options.seed), self.nit)
+        self.evaluator.set_points(self.evaluator.sample_points(key))
+        residual = self.evaluator.residual(point.x)
+        jacobian = self.evaluator.jacobian(point.x)
+        self.nfev += 1
+        self.njev += 1
+        point = _Point(point.x, residual, self.loss.cost(residual))
+        work, work_jacobian = self._working_problem(point, jacobian)
+        factors = self._factor(work_jacobian)
+        self.last_singular_values = factors.s
+        return point, work, work_jacobian, factors
 
     def _maybe_fall_back(self, state, factors):
         """Hand a stalled automatic line search over to the trust region.
@@ -265,6 +308,8 @@ class _Run:
         if self.box is not None:
             self.active = bounds.active_mask(self.box, point.x, transpose_times(jacobian, residual))
             jacobian = scale_columns(jacobian, (self.active == 0).astype(point.x.dtype))
+        if is_operator(jacobian):
+            jacobian.expect_residual(residual)  # for the gradient test
         return point._replace(residual=residual), jacobian
 
     def _maybe_checkpoint(self) -> None:
@@ -358,10 +403,50 @@ class _Run:
         return Factors(u, s, v / self.column_scale[:, None])
 
     def _factor_unscaled(self, jacobian):
+        """Factors of J, or of its columns in this iteration's random parameter subset."""
+        subset = self._parameter_subset(jacobian.shape[1])
+        if subset is None:
+            return self._factor_method(jacobian)
+        if is_operator(jacobian):
+            mask = np.zeros(jacobian.shape[1], dtype=jacobian.dtype)
+            mask[subset] = 1.0
+            return self._factor_method(scale_columns(jacobian, mask))
+        u, s, v_subset = self._factor_method(jacobian[:, subset])
+        v = np.zeros((jacobian.shape[1], s.size), dtype=v_subset.dtype)
+        v[subset] = v_subset
+        return Factors(u, s, v)
+
+    def _parameter_subset(self, p: int) -> np.ndarray | None:
+        """Indices of the parameters that this iteration's step may move (None: all).
+
+        The Sven paper's random parameter fraction: single entries, or whole
+        leaves of the parameter pytree, drawn from ``(seed, nit)`` until the
+        fraction is reached.
+        """
+        fraction = self.options.param_fraction
+        if fraction >= 1.0:
+            return None
+        rng = np.random.default_rng([self.options.seed, self.nit])
+        wanted = max(1, int(np.ceil(fraction * p)))
+        leaves = self.options.param_leaves
+        if leaves is None:
+            return np.sort(rng.choice(p, size=wanted, replace=False))
+        chosen, total = [], 0
+        for index in rng.permutation(len(leaves)):
+            start, stop = leaves[index]
+            chosen.append(np.arange(start, stop))
+            total += stop - start
+            if total >= wanted:
+                break
+        return np.sort(np.concatenate(chosen))
+
+    def _factor_method(self, jacobian):
         """Factors by the method that the Jacobian path and ``svd=`` select."""
         options, choice = self.options, self.evaluator.choice
         if is_operator(jacobian):
-            return operator_factors(jacobian, choice.rank, choice.svd, options.seed)
+            return operator_factors(
+                jacobian, choice.rank, choice.svd, options.seed, choice.memory_limit // 4
+            )
         if options.svd in ("gram", "krylov"):
             rank = min(jacobian.shape) if options.rank is None else options.rank
             return operator_factors(ArrayOperator(jacobian), rank, options.svd, options.seed)
@@ -389,6 +474,9 @@ class _Run:
         ftol_holds = gauss_newton.predicted_reduction <= self.tolerances["ftol"] * point.cost
         xtol = self.tolerances["xtol"]
         xtol_holds = np.all(np.abs(gauss_newton.step) <= xtol * (xtol + np.abs(point.x)))
+        if self.options.param_fraction < 1.0:
+            # A step on a random subset can be small while the full one is not.
+            ftol_holds = xtol_holds = False
         if not (gtol_holds or ftol_holds or xtol_holds):
             return None
         self._polish(point, gauss_newton.step)
@@ -537,6 +625,13 @@ class _Run:
             raise _CallbackStop(None)
 
     def _result(self, status: Status) -> Result:
+        if self.resample:
+            # The last iterate, with its cost on the Problem's own points: costs
+            # on different samples do not rank points.
+            self.evaluator.set_points(None)
+            residual = self.evaluator.residual(self.best.x)
+            self.nfev += 1
+            self.best = _Point(self.best.x, residual, self.loss.cost(residual))
         best = self.best
         jacobian = self.best_jacobian
         if self.best_jacobian_point is not best:

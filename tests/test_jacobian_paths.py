@@ -135,6 +135,17 @@ def test_streamed_gram_spans_panels(small):
     np.testing.assert_allclose(op.gram_matrix(), jac @ jac.T, rtol=1e-11, atol=1e-12)
 
 
+def test_streamed_gradient_gathered_in_first_pass(small):
+    problem, params, x0, jac, residual = small
+    _, _, op, _ = _operator("streamed", problem, params)
+    op.expect_residual(residual)
+    randomized_factors(op, rank=8)  # one pass gathers J^T r and the column norms
+    passes = op.passes
+    np.testing.assert_allclose(op.rmatvec(residual), jac.T @ residual, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(op.column_norms(), np.linalg.norm(jac, axis=0), rtol=1e-12)
+    assert op.passes == passes
+
+
 def _well_conditioned(n, p, seed=0):
     rng = np.random.default_rng(seed)
     k = min(n, p)
@@ -144,11 +155,14 @@ def _well_conditioned(n, p, seed=0):
     return (left * values) @ right.T, values
 
 
+@pytest.mark.parametrize("explicit_bytes", [None, 0])
 @pytest.mark.parametrize("shape", [(30, 50), (50, 30)])
-def test_gram_step_matches_lstsq(shape):
+def test_gram_step_matches_lstsq(shape, explicit_bytes):
     jac, values = _well_conditioned(*shape)
     residual = np.random.default_rng(3).standard_normal(shape[0])
-    factors = gram_factors(ArrayOperator(jac))
+    factors = gram_factors(ArrayOperator(jac), explicit_bytes=explicit_bytes)
+    implicit = not isinstance(factors.u if shape[0] > shape[1] else factors.v, np.ndarray)
+    assert implicit == (explicit_bytes == 0)
     np.testing.assert_allclose(factors.s, values, rtol=1e-10)
     direction = sven_direction(factors, residual)
     expected = -np.linalg.lstsq(jac, residual, rcond=None)[0]
@@ -360,3 +374,11 @@ def test_minimize_reports_path(path, capsys):
     assert dense.jacobian_method.startswith("dense")
     # A rank-20 randomized SVD is not the exact top 20, so the costs differ a little.
     assert result.cost == pytest.approx(dense.cost, rel=1e-3 if rank is None else 2e-2)
+
+
+def test_second_solve_reuses_compiled_functions():
+    problem, params = _small_problem()
+    first, _, _ = evaluate.from_problem(problem, params, memory_limit=10**9)
+    second, _, _ = evaluate.from_problem(problem, params, memory_limit=10**9 + 12345)
+    assert first.residual is second.residual
+    assert len(problem.compiled) == 1

@@ -134,13 +134,16 @@ def block_krylov_factors(operator: JacobianOperator, rank: int, oversampling: in
     return _factors_from_basis(operator, np.concatenate(blocks, axis=1), rank)
 
 
-def gram_factors(operator: JacobianOperator, rank: int | None = None) -> Factors:
+def gram_factors(operator: JacobianOperator, rank: int | None = None,
+                 explicit_bytes: int | None = None) -> Factors:
     """Singular triplets from an eigendecomposition of the smaller Gram matrix.
 
     ``operator`` needs a ``gram_matrix()`` method returning ``J J^T`` when
     n <= p and ``J^T J`` otherwise. The Gram matrix is symmetrised before the
     eigendecomposition, since blocked accumulation leaves it asymmetric in
-    the last bits.
+    the last bits. The other factor is formed by one product with J when it
+    takes at most ``explicit_bytes`` (None: always), so later steps cost no
+    pass over J; otherwise it stays implicit.
     """
     n, p = operator.shape
     gram = np.asarray(operator.gram_matrix(), dtype=operator.dtype)
@@ -151,16 +154,26 @@ def gram_factors(operator: JacobianOperator, rank: int | None = None) -> Factors
     s = np.sqrt(np.maximum(eigenvalues[keep], 0.0))
     vectors = eigenvectors[:, keep]
     operator.spectral_norm = float(s[0]) if s.size else 0.0
+    explicit = explicit_bytes is None or max(n, p) * s.size * operator.dtype.itemsize <= (
+        explicit_bytes
+    )
     if n <= p:
-        return Factors(vectors, s, ImplicitRightFactor(operator, vectors, s))
+        right = ImplicitRightFactor(operator, vectors, s)
+        if explicit:
+            right = right @ np.eye(s.size, dtype=operator.dtype)
+        return Factors(vectors, s, right)
+    if explicit:
+        safe = np.where(s > 0, s, 1.0)
+        left = np.where(s > 0, operator.matmat(vectors) / safe, 0.0)
+        return Factors(left, s, vectors)
     return Factors(ImplicitLeftFactor(operator, vectors, s), s, vectors)
 
 
 def operator_factors(operator: JacobianOperator, rank: int | None, method: str,
-                     seed: int = 0) -> Factors:
+                     seed: int = 0, explicit_bytes: int | None = None) -> Factors:
     """Factors of ``operator`` by ``method``; ``rank`` None keeps all for "gram"."""
     if method == "gram":
-        return gram_factors(operator, rank)
+        return gram_factors(operator, rank, explicit_bytes)
     if rank is None:
         raise ValueError(f"svd={method!r} needs a rank; got rank=None")
     if method == "randomized":

@@ -61,6 +61,13 @@ class JacobianOperator(abc.ABC):
         """Euclidean norm of each column; subclasses that cannot afford it raise."""
         raise NotImplementedError(f"{type(self).__name__} does not compute column norms")
 
+    def expect_residual(self, residual: np.ndarray) -> None:
+        """Announce that ``rmatvec(residual)`` follows.
+
+        A path that streams rows computes it during its next pass; the others ignore this.
+        """
+        return None
+
     def matvec(self, vector: np.ndarray) -> np.ndarray:
         """Return ``J @ vector`` with the scales applied."""
         return self.matmat(vector[:, None])[:, 0]

@@ -52,6 +52,51 @@ class StreamedJacobian(JacobianOperator):
         self.chunks = tuple(chunks)
         self.panel_rows = max(int(panel_rows), 1)
         self.passes = 0  # row blocks built so far, counted in whole passes over J
+        # Column sums of squares and J^T r are accumulated during the first pass
+        # of any product, since building the rows, not using them, is the cost.
+        self._squares = None
+        self._expected_residual = None
+        self._gradient = None
+
+    def scaled(self, rows=None, columns=None):
+        other = super().scaled(rows, columns)
+        if rows is not None:
+            other._squares = other._expected_residual = other._gradient = None
+        return other
+
+    def expect_residual(self, residual: np.ndarray) -> None:
+        """Compute ``J^T residual`` during the next pass, for a later `rmatvec`."""
+        self._expected_residual = np.asarray(residual, dtype=self.dtype)
+        self._gradient = None
+
+    def _stream(self):
+        """Yield ``(chunk, rows)``, gathering column squares and J^T r on the first pass."""
+        gather_squares = self._squares is None
+        residual = self._expected_residual if self._gradient is None else None
+        squares = jnp.zeros(self.shape[1], dtype=self.dtype) if gather_squares else None
+        gradient = None if residual is None else jnp.zeros(self.shape[1], dtype=self.dtype)
+        for chunk in self.chunks:
+            rows = self._rows(chunk)
+            if gather_squares:
+                squares = squares + jnp.sum(rows * rows, axis=0)
+            if residual is not None:
+                part = jnp.asarray(residual[chunk.start : chunk.stop])
+                gradient = gradient + jnp.matmul(part, rows, precision=HIGHEST)
+            yield chunk, rows
+        self.passes += 1
+        if gather_squares:
+            self._squares = np.asarray(squares)
+        if residual is not None:
+            self._gradient = np.asarray(gradient)
+
+    def rmatvec(self, vector):
+        expected = self._expected_residual
+        if expected is not None and np.array_equal(vector, expected):
+            if self._gradient is None:
+                for _ in self._stream():
+                    pass
+            return self._scale_transposed_output(self._gradient[:, None])[:, 0]
+        return super().rmatvec(vector)
 
     def _rows(self, chunk: RowChunk) -> jax.Array:
         """Rows of the chunk with the row scale applied (column scale excluded)."""
@@ -65,25 +110,22 @@ class StreamedJacobian(JacobianOperator):
 
     def matmat(self, block):
         block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
-        parts = [jnp.matmul(self._rows(chunk), block, precision=HIGHEST) for chunk in self.chunks]
-        self.passes += 1
-        return np.asarray(jnp.concatenate(parts))
+        parts = [jnp.matmul(rows, block, precision=HIGHEST) for _, rows in self._stream()]
+        return np.asarray(jnp.concatenate(parts))  # the rows carry the row scale
 
     def rmatmat(self, block):
         block = np.asarray(block, dtype=self.dtype)
         total = jnp.zeros((self.shape[1], block.shape[1]), dtype=self.dtype)
-        for chunk in self.chunks:
+        for chunk, rows in self._stream():
             part = jnp.asarray(block[chunk.start : chunk.stop])
-            total = total + jnp.matmul(self._rows(chunk).T, part, precision=HIGHEST)
-        self.passes += 1
+            total = total + jnp.matmul(rows.T, part, precision=HIGHEST)
         return self._scale_transposed_output(np.asarray(total))
 
     def column_norms(self):
-        squares = jnp.zeros(self.shape[1], dtype=self.dtype)
-        for chunk in self.chunks:
-            squares = squares + jnp.sum(self._rows(chunk) ** 2, axis=0)
-        self.passes += 1
-        norms = np.sqrt(np.asarray(squares))
+        if self._squares is None:
+            for _ in self._stream():
+                pass
+        norms = np.sqrt(self._squares)
         return self._scale_transposed_output(norms[:, None])[:, 0]
 
     def gram_matrix(self):
@@ -114,10 +156,8 @@ class StreamedJacobian(JacobianOperator):
     def _normal_matrix(self):
         p = self.shape[1]
         normal = jnp.zeros((p, p), dtype=self.dtype)
-        for chunk in self.chunks:
-            rows = self._rows(chunk)
+        for _, rows in self._stream():
             normal = normal + jnp.matmul(rows.T, rows, precision=HIGHEST)
-        self.passes += 1
         normal = np.asarray(normal)
         if self.column_scale is not None:
             normal = normal * np.outer(self.column_scale, self.column_scale)
