@@ -96,8 +96,9 @@ def minimize(
     resample : bool
         Stochastic mode: before every iteration, conditions with a
         ``sampler`` draw fresh points (key ``fold_in(PRNGKey(seed), nit)``).
-        Use it with ``control="fixed"`` and a learning rate ``lr``, as the
-        Sven paper does. The termination tests are off, so a budget
+        The step control compares costs on the iteration's own sample, so
+        every control works; the Sven paper uses ``control="fixed"`` with a
+        learning rate ``lr``. The termination tests are off, so a budget
         (``max_iter``, ``time_limit``) ends the solve, and the result is the
         last iterate with its cost on the Problem's own points.
     param_fraction : float

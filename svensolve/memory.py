@@ -1,4 +1,4 @@
-"""Which Jacobian path a solve takes, from the problem's size and a memory limit.
+"""The choice of Jacobian path from the problem's size and a memory limit.
 
 The paths, as ``jacobian=`` names them:
 
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 JACOBIAN_PATHS = ("auto", "dense", "streamed", "gram", "matrix-free")
 
-# A dense solve holds J about this many times at once: on the device, on the
+# Copies of J that a dense solve has in memory at once: on the device, on the
 # host, the column-scaled copy, and the SVD's input copy and U and V^T.
 DENSE_COPIES = 6
 # Default memory_limit: this fraction of the memory available at the start.
@@ -34,11 +34,11 @@ CHUNK_BYTES = 64 * 2**20
 class JacobianChoice(NamedTuple):
     """The chosen path, its factorisation, and why.
 
-    ``svd`` is the factorisation method (for the operator paths one of
-    "gram", "randomized", "krylov"), ``rank`` the rank it keeps (None: all),
-    ``chunk_rows`` the rows per streamed block, ``panel_rows`` the rows held
-    while the Gram matrix is accumulated and ``memory_limit`` the budget in
-    bytes.
+    ``svd`` is the factorisation method: for the operator paths one of
+    "gram", "randomized" and "krylov". ``rank`` is the rank it keeps (None:
+    all). ``chunk_rows`` is the number of rows per streamed block and
+    ``panel_rows`` the number kept in memory while the Gram matrix is
+    accumulated. ``memory_limit`` is the budget in bytes.
     """
 
     method: str
@@ -72,9 +72,9 @@ def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
                     largest_whole_block: int = 0) -> JacobianChoice:
     """Resolve ``jacobian=`` and ``svd=`` for a problem with n residuals and p parameters.
 
-    ``largest_whole_block`` is the largest number of rows of a condition that
-    cannot be split by points (a batched condition or one without points);
-    the streamed path builds such a block whole.
+    ``largest_whole_block`` is the row count of the largest condition that
+    cannot be split by points, a batched condition or one without points.
+    The streamed path builds such a block whole.
     """
     limit = default_memory_limit() if memory_limit is None else int(memory_limit)
     dense_bytes = DENSE_COPIES * n * p * itemsize

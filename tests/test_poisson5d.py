@@ -175,3 +175,23 @@ def test_relative_l2_error_matches_numpy(poisson):
     error = poisson.relative_l2_error(poisson.params)
 
     assert error == pytest.approx(expected, rel=1e-12)
+
+
+def test_resampled_solve_reduces_error():
+    case = poisson5d.build()
+    start_error = case.relative_l2_error(case.params)
+    result = sv.minimize(case.problem, case.params, resample=True, control="line-search",
+                         max_iter=10)
+    assert result.nit == 10
+    assert start_error > 0.5
+    # Measured: 0.11 after 10 iterations, from 1.08.
+    assert case.relative_l2_error(result.params) < 0.3
+
+
+def test_boundary_sampler_puts_points_on_faces():
+    case = poisson5d.build(per_face=7)
+    drawn = case.problem.sample(jax.random.PRNGKey(3))[1]
+    for face in range(10):
+        block = np.asarray(drawn[7 * face : 7 * (face + 1)])
+        axis, side = divmod(face, 2)
+        np.testing.assert_array_equal(block[:, axis], float(side))
