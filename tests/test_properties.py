@@ -34,7 +34,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from jax.flatten_util import ravel_pytree
@@ -70,9 +69,6 @@ SCALED_KINDS = ("tall", "wide", "square")
 PROPERTY_SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-# For the tests marked xfail: the explicit example fails before any search, and
-# derandomize=True makes any later examples the same on every run.
-KNOWN_FAILURE_SETTINGS = settings(PROPERTY_SETTINGS, max_examples=10, derandomize=True)
 
 
 # -- linear systems and their lstsq reference ----------------------------------------------
@@ -344,20 +340,7 @@ def test_linear_fit_matches_lstsq_to_rounding(system):
     check_unscaled_solve_reaches_rounding(system)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "when the residual is small next to b, the final Gauss-Newton step can be rejected "
-        "and x keeps only the accuracy of the termination test: the one-parameter fit "
-        "LinearSystem('single-column', seed=10, residual_scale=1e-2), |b| = 0.60, |r*| = "
-        "0.018, returns x = 0.301809587316239 against x* = 0.3018095873604926 (error "
-        "4.4e-11, rounding bound 5.5e-15) with status 1 (gtol). The step is kept only if "
-        "the cost rises by at most n * eps * cost = 3e-19, but evaluating r = a x - b "
-        "errs by about eps * |b|, which moves a cost of 1.7e-4 by about |r| * eps * |b| "
-        "= 2e-18. Fails on 13 of 40 'single-column' and 17 of 40 'tall' seeds at 1e-2."
-    ),
-)
-@KNOWN_FAILURE_SETTINGS
+@PROPERTY_SETTINGS
 @given(small_residual_systems())
 @example(LinearSystem("single-column", 10, residual_scale=1e-2))
 def test_small_residual_fit_matches_lstsq_to_rounding(system):
@@ -370,19 +353,7 @@ def test_graded_columns_fit_matches_lstsq(system):
     check_unscaled_solve_matches_lstsq(system)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "x_scale='none' stalls when the column scales form two groups about 1e10 or more "
-        "apart (19 of 20 'tall' seeds at 1e10, all 20 at 1e11): LinearSystem('tall', "
-        "seed=0, log10_scales=(6, 6, -6, -6, -6)), cond(A) = 2e12, stops with status -6 at "
-        "cost 5.7599 against lstsq's 4.1105, and leaves the three small-column parameters "
-        "near 1e-15 where x* has -4.6e5, -2.4e5 and -2.5e4. After 7 accepted steps the "
-        "trust region rejects every step, because the predicted gain is below the rounding "
-        "error of the cost, and the damping grows from 4e11 to 6e45 before it gives up."
-    ),
-)
-@KNOWN_FAILURE_SETTINGS
+@PROPERTY_SETTINGS
 @given(two_scale_systems(kinds=("tall", "square")))
 @example(LinearSystem("tall", 0, (6.0, 6.0, -6.0, -6.0, -6.0)))
 def test_two_scale_columns_fit_matches_lstsq(system):
