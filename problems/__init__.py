@@ -1,10 +1,36 @@
 """Reference problems: each module builds a Problem, a start and the metric papers report."""
 
-from problems import heat1d, heat_inverse, kovasznay, nist, poisson2d, poisson5d
+from problems import (
+    allen_cahn,
+    burgers,
+    convection,
+    heat1d,
+    heat_inverse,
+    kovasznay,
+    lotka_volterra,
+    nist,
+    poisson2d,
+    poisson5d,
+    reaction,
+    wave,
+)
 
 # Problems that `svensolve run NAME` accepts, by name.
 REGISTRY = {
-    module.NAME: module for module in (poisson2d, poisson5d, heat1d, kovasznay, heat_inverse)
+    module.NAME: module
+    for module in (
+        poisson2d,
+        poisson5d,
+        heat1d,
+        kovasznay,
+        heat_inverse,
+        convection,
+        reaction,
+        wave,
+        burgers,
+        allen_cahn,
+        lotka_volterra,
+    )
 }
 REGISTRY["nist"] = nist
 

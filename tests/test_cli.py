@@ -1,5 +1,6 @@
 """The svensolve command: listing, info and one-line errors with exit status 2."""
 
+import numpy as np
 import pytest
 
 from svensolve.cli import main
@@ -25,6 +26,8 @@ def test_info_reports_float64_enabled(capsys):
         (["run", "poisson2d", "--time-limit", "-1"], "--time-limit must be > 0"),
         (["run", "poisson2d", "--control", "newton"], "invalid choice: 'newton'"),
         (["run", "poisson2d", "--plot", "/no/such/dir/x.png"], "does not exist"),
+        (["run", "poisson2d", "--save", "/no/such/dir/x.npz"], "--save: directory"),
+        (["run", "nist", "--save", "x.npz"], "--save is not available for nist"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
@@ -44,3 +47,33 @@ def test_run_poisson2d_reaches_1e5(capsys, tmp_path):
     error = float(output.split("relative L2 error:")[1].split()[0])
     assert error < 1e-5
     assert figure.stat().st_size > 10_000
+
+
+def test_save_on_directory_exits_2_before_solving(capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "lotka_volterra", "--save", str(tmp_path)])
+
+    assert stop.value.code == 2
+    assert "is a directory" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_save_writes_npz(capsys, tmp_path):
+    target = tmp_path / "lotka.npz"
+
+    assert main(["run", "lotka_volterra", "--quiet", "--save", str(target)]) == 0
+
+    with np.load(target) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    assert f"saved:               {target}" in capsys.readouterr().out
+    # The parameters are log coefficients, so exp(x) must give the true (1, 0.1, 0.075, 1.5);
+    # ravel_pytree orders the dict keys alphabetically: alpha, beta, delta, gamma.
+    np.testing.assert_allclose(np.exp(arrays["x"]), [1.0, 0.1, 0.075, 1.5], rtol=1e-6)
+    assert float(arrays["params/log_gamma"]) == pytest.approx(np.log(1.5), abs=1e-6)
+    iterations = int(arrays["nit"])
+    assert iterations > 0
+    assert arrays["history/cost"].shape == (iterations,)
+    assert arrays["history/cost"][-1] < 1e-12
+    assert float(arrays["relative_l2_error"]) < 1e-6
+    assert float(arrays["coefficient_error/delta"]) < 1e-6
+    assert [path.name for path in tmp_path.iterdir()] == ["lotka.npz"]
