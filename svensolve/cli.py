@@ -20,6 +20,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="solve a reference problem and print a summary")
     run.add_argument("name", help="problem name, from `svensolve list`")
+    run.add_argument("--method", default="sven", choices=["sven"],
+                     help="solver method (only 'sven', as in minimize)")
+    run.add_argument("--jacobian", default="auto",
+                     choices=["auto", "dense", "streamed", "gram", "matrix-free"],
+                     help="how the Jacobian is formed and factored (default: auto)")
+    run.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                     help="memory the Jacobian may use, in GiB (default: half of the free memory)")
     run.add_argument("--control", default="auto",
                      choices=["auto", "trust-region", "line-search", "fixed"],
                      help="step control (default: auto)")
@@ -69,11 +76,15 @@ def _check_run_arguments(parser, args) -> None:
 
     from svensolve.options import make_options
 
+    options = _solver_options(args)
+    options.pop("method")  # checked by argparse's choices
     try:
-        make_options(**_solver_options(args))
+        make_options(**options)
     except (ValueError, TypeError) as error:
-        parser.error(str(error).replace("time_limit", "--time-limit").replace(
-            "max_iter", "--max-iter"))
+        message = str(error)
+        for name in ("time_limit", "max_iter", "memory_limit"):
+            message = message.replace(name, "--" + name.replace("_", "-"))
+        parser.error(message)
     if args.plot:
         folder = Path(args.plot).parent
         if not folder.is_dir():
@@ -115,7 +126,11 @@ def _info() -> int:
 
 
 def _solver_options(args) -> dict:
+    memory_limit = None if args.memory_limit is None else int(args.memory_limit * 2**30)
     return {
+        "method": args.method,
+        "jacobian": args.jacobian,
+        "memory_limit": memory_limit,
         "control": args.control,
         "rank": args.rank,
         "rtol": args.rtol,
@@ -150,6 +165,7 @@ def _run_field(args) -> int:
     print(f"status:              {result.message}")
     print(f"iterations:          {result.nit} (residual evaluations {result.nfev})")
     print(f"time:                {result.time:.1f} s solve, {wall:.1f} s with compilation")
+    print(f"Jacobian:            {result.jacobian_method}")
     print(f"final cost:          {result.cost:.3e}")
     for name, cost in result.condition_costs.items():
         print(f"  cost[{name}]: {cost:.3e}")
@@ -220,8 +236,8 @@ def _run_nist(args) -> int:
     from problems import nist
 
     options = _solver_options(args)
-    options.pop("time_limit")
-    options.pop("max_iter")
+    for name in ("time_limit", "max_iter", "jacobian", "memory_limit"):
+        options.pop(name)  # least_squares has no such options
     print(f"{'problem':10s} {'start':>5s} {'digits':>7s} {'nfev':>5s}  status")
     reached = 0
     started = time.perf_counter()

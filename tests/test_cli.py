@@ -77,3 +77,16 @@ def test_run_save_writes_npz(capsys, tmp_path):
     assert float(arrays["relative_l2_error"]) < 1e-6
     assert float(arrays["coefficient_error/delta"]) < 1e-6
     assert [path.name for path in tmp_path.iterdir()] == ["lotka.npz"]
+
+
+def test_run_with_streamed_jacobian(capsys):
+    assert main(["run", "poisson2d", "--jacobian", "streamed", "--max-iter", "2", "--quiet"]) == 0
+    output = capsys.readouterr().out
+    assert "streamed" in output
+
+
+def test_bad_memory_limit_is_named(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "poisson2d", "--memory-limit", "0"])
+    assert stop.value.code == 2
+    assert "--memory-limit must be >= 1" in capsys.readouterr().err
