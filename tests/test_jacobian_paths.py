@@ -382,3 +382,20 @@ def test_second_solve_reuses_compiled_functions():
     second, _, _ = evaluate.from_problem(problem, params, memory_limit=10**9 + 12345)
     assert first.residual is second.residual
     assert len(problem.compiled) == 1
+
+
+def test_float32_gram_accumulates_in_float64():
+    problem, params = _small_problem()
+    params32 = jax.tree.map(lambda leaf: leaf.astype(jnp.float32), params)
+    ev64, x64, _ = evaluate.from_problem(problem, params, "dense")
+    ev32, x32, _ = evaluate.from_problem(problem, params32, "streamed", svd="gram")
+    op = ev32.jacobian(x32)
+    gram = op.gram_matrix()
+    jac = ev64.jacobian(x64)
+    assert op.dtype == np.float32
+    assert gram.dtype == np.float64
+    # Only the float32 rounding of J's entries remains, not that of the sums.
+    np.testing.assert_allclose(gram, jac @ jac.T, rtol=1e-5, atol=1e-6 * np.abs(gram).max())
+    factors = gram_factors(op)
+    values = np.linalg.svd(jac, compute_uv=False)
+    np.testing.assert_allclose(factors.s[:5], values[:5], rtol=1e-5)

@@ -146,7 +146,9 @@ def gram_factors(operator: JacobianOperator, rank: int | None = None,
     pass over J; otherwise it stays implicit.
     """
     n, p = operator.shape
-    gram = np.asarray(operator.gram_matrix(), dtype=operator.dtype)
+    # Kept in the Gram matrix's own dtype (float64 on the streamed path), so
+    # the eigendecomposition does not lose what the accumulation kept.
+    gram = np.asarray(operator.gram_matrix())
     gram = 0.5 * (gram + gram.T)
     eigenvalues, eigenvectors = scipy.linalg.eigh(gram, check_finite=False)
     order = np.argsort(eigenvalues)[::-1]

@@ -129,14 +129,21 @@ class StreamedJacobian(JacobianOperator):
         return self._scale_transposed_output(norms[:, None])[:, 0]
 
     def gram_matrix(self):
-        """``J J^T`` (n <= p) or ``J^T J`` (n > p), accumulated in the problem's dtype."""
+        """``J J^T`` (n <= p) or ``J^T J`` (n > p), accumulated in float64.
+
+        Float64 even for a float32 problem: squaring J doubles the exponent
+        range of its entries, and a float32 Gram matrix at rtol 1e-6 gives
+        steps with errors of tens of percent.
+        """
         n, p = self.shape
         if n > p:
             return self._normal_matrix()
-        gram = np.empty((n, n), dtype=self.dtype)
+        gram = np.empty((n, n), dtype=np.float64)
         weights = self._column_factor()
+        if weights is not None:
+            weights = weights.astype(jnp.float64)
         for panel in _panels(self.chunks, self.panel_rows):
-            held = jnp.concatenate([self._rows(chunk) for chunk in panel])
+            held = jnp.concatenate([self._rows(chunk) for chunk in panel]).astype(jnp.float64)
             # (J diag(b)) (J diag(b))^T: the held rows carry b^2, streamed rows none.
             held_scaled = held if weights is None else held * weights
             held_right = held if weights is None else held_scaled * weights
@@ -147,7 +154,8 @@ class StreamedJacobian(JacobianOperator):
             for chunk in self.chunks:
                 if chunk.start < stop:
                     continue
-                block = np.asarray(jnp.matmul(held_right, self._rows(chunk).T, precision=HIGHEST))
+                rows = self._rows(chunk).astype(jnp.float64)
+                block = np.asarray(jnp.matmul(held_right, rows.T, precision=HIGHEST))
                 gram[start:stop, chunk.start : chunk.stop] = block
                 gram[chunk.start : chunk.stop, start:stop] = block.T
             self.passes += 1
@@ -155,8 +163,9 @@ class StreamedJacobian(JacobianOperator):
 
     def _normal_matrix(self):
         p = self.shape[1]
-        normal = jnp.zeros((p, p), dtype=self.dtype)
+        normal = jnp.zeros((p, p), dtype=jnp.float64)
         for _, rows in self._stream():
+            rows = rows.astype(jnp.float64)
             normal = normal + jnp.matmul(rows.T, rows, precision=HIGHEST)
         normal = np.asarray(normal)
         if self.column_scale is not None:
