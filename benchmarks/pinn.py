@@ -7,10 +7,14 @@ one after another in the same process:
 - svensolve: ``sv.minimize(problem, params, max_iter=10**9, callback=...)``,
   otherwise at its default settings. The callback stops it at the budget.
   ``memory_limit`` is the default, computed once for the warm-up and the run.
+- svensolve-fixed: the same with ``control="fixed", lr=1.0``, Sven's plain rule
+  of a full step every iteration, with no damping or line search.
 - the peers of `benchmarks.peers` named by ``--peers``, all by default: Adam,
-  L-BFGS-B, Adam then L-BFGS-B, scipy's least_squares "trf" and "lm", and a dense
-  Gauss-Newton with a grid line search. Adam reports the better of two learning
-  rates, so it runs twice, each for the budget.
+  L-BFGS-B, Adam then L-BFGS-B, scipy's least_squares "trf" and "lm", a dense
+  Gauss-Newton with a grid line search, and optimistix's LevenbergMarquardt.
+  A peer that cannot run (optimistix not installed, "lm" with fewer residuals
+  than parameters) is skipped with a note. Adam reports the better of two
+  learning rates, so it runs twice, each for the budget.
 
 Compilation is left out of every budget in the same way: each optimizer first
 runs a warm-up that compiles its jitted functions, timed and printed in the
@@ -20,15 +24,19 @@ evaluating the metric and cost for the traces, which are sampled evenly in log
 time (each sample at least `SAMPLE_GROWTH` times later than the previous one).
 
 The metric is the relative L2 error of the solution on the problem's test points,
-of the velocity (u, v) for kovasznay, and the relative error of the diffusivity k
-for heat_inverse.
+of the velocity (u, v) for kovasznay. For the inverse problems, whose cases have
+``coefficient_errors`` (heat_inverse, lotka_volterra), it is the largest relative
+error of the fitted coefficients.
+
+`python -m benchmarks run --suite pinn` runs every problem of this module's
+`PROBLEMS` through `benchmark_problem` and `print_problem_report`.
 
 Usage: ``python -m benchmarks.pinn --problem NAME [--budget SECONDS]
 [--peers NAME[,NAME]] [--json FILE] [--plot FILE]``.
 """
 
 import argparse
-import importlib.util
+import dataclasses
 import json
 import sys
 import time
@@ -45,7 +53,8 @@ from benchmarks.poisson2d import import_pyplot
 from problems import REGISTRY
 from svensolve.memory import default_memory_limit
 
-PROBLEMS = ("poisson2d", "heat1d", "poisson5d", "kovasznay", "heat_inverse")
+# Every registered problem except the NIST regressions, which benchmarks.nist covers.
+PROBLEMS = tuple(name for name in REGISTRY if name != "nist")
 THRESHOLDS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 # A trace records a point once the time has grown by this factor since its last
@@ -53,6 +62,26 @@ THRESHOLDS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 SAMPLE_GROWTH = 1.02
 
 REFERENCE = "svensolve"
+# svensolve with Sven's plain rule: a full step (lr = 1) every iteration, no damping.
+FIXED_STEP = "svensolve-fixed"
+FIXED_STEP_OPTIONS = {"control": "fixed", "lr": 1.0}
+
+# Output components that a field metric compares, where not all of them.
+METRIC_COMPONENTS = {"kovasznay": (slice(0, 2), "relative L2 error of (u, v)")}
+
+
+class MetricUnavailable(Exception):
+    """Raised when a problem's case offers no metric that this benchmark can compile."""
+
+
+@dataclasses.dataclass
+class ProblemReport:
+    """The runs of every optimizer on one problem, with the peers skipped and why."""
+
+    name: str
+    metric_description: str
+    runs: dict
+    skipped: dict
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -110,44 +139,64 @@ def _selected_peers(parser: argparse.ArgumentParser, text: str) -> tuple[str, ..
 def make_metric(name: str, case, unravel):
     """Return a description of the problem's metric and the metric as a function of flat x.
 
-    The field errors are compiled and checked once against the problem's own
-    uncompiled ``relative_l2_error`` at the start.
+    A case with ``coefficient_errors`` (an inverse problem) gets the largest relative
+    error of its coefficients. Any other case gets the relative L2 error of
+    ``case.solution`` against ``case.exact`` on ``case.test_grid()``, compiled and
+    checked once against the case's own ``relative_l2_error`` at the start.
+
+    Raises
+    ------
+    MetricUnavailable
+        When the case lacks those methods, or the compiled error disagrees with
+        ``case.relative_l2_error``.
     """
-    if name == "heat_inverse":
+    if hasattr(case, "coefficient_errors"):
+        return _coefficient_metric(case, unravel)
 
-        def diffusivity_error(x):
-            return case.coefficient_errors(unravel(jnp.asarray(x)))["k"]
-
-        return "relative error of k", diffusivity_error
-
+    missing = [
+        method for method in ("solution", "exact", "test_grid", "relative_l2_error")
+        if not hasattr(case, method)
+    ]
+    if missing:
+        raise MetricUnavailable(f"the {name} case has no {', '.join(missing)}")
+    components, description = METRIC_COMPONENTS.get(name, (slice(None), "relative L2 error"))
     grid = jnp.asarray(case.test_grid())
-    exact = case.exact(grid)
-    # Kovasznay's metric covers the velocity (u, v), the first two outputs of (u, v, p).
-    if name == "kovasznay":
-        exact = exact[:, :2]
+    exact = jnp.asarray(case.exact(grid))[..., components]
     exact_norm = jnp.linalg.norm(exact)
 
     @jax.jit
     def relative_l2_error(x):
-        predicted = case.solution(unravel(x), grid)
-        if name == "kovasznay":
-            predicted = predicted[:, :2]
+        predicted = case.solution(unravel(x), grid)[..., components]
         return jnp.linalg.norm(predicted - exact) / exact_norm
 
     expected = case.relative_l2_error(case.params)
     got = float(relative_l2_error(ravel_pytree(case.params)[0]))
     if not np.isclose(got, expected, rtol=1e-10):
-        raise RuntimeError(
+        raise MetricUnavailable(
             f"the compiled relative L2 error {got!r} differs from "
             f"case.relative_l2_error {expected!r} at the start"
         )
-    description = "relative L2 error of (u, v)" if name == "kovasznay" else "relative L2 error"
     return description, relative_l2_error
 
 
-def run_svensolve(problem, params, budget: float, metric, sample_growth=None) -> peers.PeerRun:
-    """Run ``sv.minimize`` at its defaults after a ``max_iter=1`` warm-up, for ``budget`` s.
+def _coefficient_metric(case, unravel):
+    """Return the description and the largest relative coefficient error of flat x."""
+    names = list(case.coefficient_errors(case.params))
 
+    def coefficient_error(x):
+        return max(case.coefficient_errors(unravel(jnp.asarray(x))).values())
+
+    if len(names) == 1:
+        return f"relative error of {names[0]}", coefficient_error
+    return f"largest relative error of {', '.join(names)}", coefficient_error
+
+
+def run_svensolve(
+    problem, params, budget: float, metric, sample_growth=None, **options
+) -> peers.PeerRun:
+    """Run ``sv.minimize(**options)`` after a ``max_iter=1`` warm-up, for ``budget`` s.
+
+    ``options`` are passed to both calls, so no options means svensolve's defaults.
     The budget is checked in the callback after each iteration, on the same clock
     as the peers, because ``time_limit`` would count the metric evaluations too.
     """
@@ -159,7 +208,9 @@ def run_svensolve(problem, params, budget: float, metric, sample_growth=None) ->
     # computed once, so the timed run reuses the warm-up's compiled code.
     memory_limit = default_memory_limit()
     started = time.perf_counter()
-    sv.minimize(problem, params, max_iter=1, progress=False, memory_limit=memory_limit)
+    sv.minimize(
+        problem, params, max_iter=1, progress=False, memory_limit=memory_limit, **options
+    )
     cost0 = float(cost(x0))
     warmup_seconds = time.perf_counter() - started
 
@@ -174,7 +225,7 @@ def run_svensolve(problem, params, budget: float, metric, sample_growth=None) ->
     trace.start(x0, cost0)
     result = sv.minimize(
         problem, params, max_iter=peers.UNLIMITED, callback=callback, progress=False,
-        memory_limit=memory_limit,
+        memory_limit=memory_limit, **options,
     )
     message = "budget reached" if budget_reached else str(result.message)
     # The returned point is the lowest-cost one, not necessarily the last iterate.
@@ -184,10 +235,14 @@ def run_svensolve(problem, params, budget: float, metric, sample_growth=None) ->
 
 
 def run_all(case, names, budget: float, metric) -> tuple[dict, dict]:
-    """Run svensolve and the named peers; return the runs and the reasons for skipped peers."""
+    """Run both svensolve rows and the named peers; return the runs and the skipped peers."""
     runs, skipped = {}, {}
     print(f"{REFERENCE}: warm-up and timed run", file=sys.stderr)
     runs[REFERENCE] = run_svensolve(case.problem, case.params, budget, metric, SAMPLE_GROWTH)
+    print(f"{FIXED_STEP}: warm-up and timed run", file=sys.stderr)
+    runs[FIXED_STEP] = run_svensolve(
+        case.problem, case.params, budget, metric, SAMPLE_GROWTH, **FIXED_STEP_OPTIONS
+    )
     for name in names:
         print(f"{name}: warm-up and timed run", file=sys.stderr)
         runner = peers.PEERS[name]
@@ -244,18 +299,14 @@ def print_notes(runs: dict, skipped: dict, budget: float, metric_description: st
         "the traces. Warm-up: compilation before the timed run, not part of the budget. "
         "Final metric: that of the point each optimizer returns. Times: seconds since the "
         "timed run started. Ratio: the optimizer's time to the threshold over svensolve's; "
-        "'>' and '<' mark bounds where one of the two never reached it."
+        "'>' and '<' mark bounds where one of the two never reached it. "
+        f"{FIXED_STEP}: svensolve with control='fixed' and lr=1.0."
     )
     print()
     for name, run in runs.items():
         print(f"- {name} final status: {run.message}")
     for name, reason in skipped.items():
         print(f"- {name} skipped: {reason}")
-    # NOTE: benchmarks/peers.py has no optimistix runner yet, so optimistix is always skipped.
-    if importlib.util.find_spec("optimistix") is None:
-        print("- optimistix skipped: it is not installed")
-    else:
-        print("- optimistix skipped: benchmarks/peers.py has no optimistix runner yet")
     monitoring = ", ".join(
         f"{name} {run.trace.monitoring_seconds:.2f} s" for name, run in runs.items()
     )
@@ -275,9 +326,10 @@ def plot_traces(pyplot, runs: dict, title: str, metric_description: str, path: s
     pyplot.close(figure)
 
 
-def json_report(args, runs: dict, skipped: dict, metric_description: str, facts: dict) -> dict:
+def problem_json(report: ProblemReport) -> dict:
+    """Return the raw numbers of one problem's runs: traces, summaries and skipped peers."""
     optimizers = {}
-    for name, run in runs.items():
+    for name, run in report.runs.items():
         trace = run.trace
         optimizers[name] = {
             "warmup_seconds": run.warmup_seconds,
@@ -291,14 +343,41 @@ def json_report(args, runs: dict, skipped: dict, metric_description: str, facts:
             "time_to": {f"{t:.0e}": trace.time_to_reach(t) for t in THRESHOLDS},
         }
     return {
-        "machine": facts,
-        "problem": args.problem,
-        "metric": metric_description,
-        "budget_seconds": args.budget,
-        "sample_growth": SAMPLE_GROWTH,
+        "problem": report.name,
+        "metric": report.metric_description,
         "optimizers": optimizers,
-        "skipped": skipped,
+        "skipped": report.skipped,
     }
+
+
+def write_json(path: str, report: dict) -> None:
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(report, file, indent=1)
+        file.write("\n")
+
+
+def plot_title(name: str, budget: float) -> str:
+    return f"{name} PINN, budget {budget:g} s per optimizer"
+
+
+def benchmark_problem(name: str, case, peer_names, budget: float) -> ProblemReport:
+    """Compile the metric of ``case`` and run svensolve and the named peers on it.
+
+    Raises
+    ------
+    MetricUnavailable
+        When `make_metric` finds no metric for the case; nothing has run then.
+    """
+    _, unravel = ravel_pytree(case.params)
+    metric_description, metric = make_metric(name, case, unravel)
+    runs, skipped = run_all(case, peer_names, budget, metric)
+    return ProblemReport(name, metric_description, runs, skipped)
+
+
+def print_problem_report(report: ProblemReport, budget: float) -> None:
+    print_results_table(report.runs)
+    print()
+    print_notes(report.runs, report.skipped, budget, report.metric_description)
 
 
 def main(argv=None) -> int:
@@ -307,7 +386,7 @@ def main(argv=None) -> int:
     pyplot = import_pyplot() if args.plot else None
 
     facts = machine_facts()
-    title = f"{args.problem} PINN, budget {args.budget:g} s per optimizer"
+    title = plot_title(args.problem, args.budget)
     print(f"# {title}")
     print()
     print_machine_facts(facts)
@@ -315,20 +394,22 @@ def main(argv=None) -> int:
     sys.stdout.flush()
 
     case = REGISTRY[args.problem].build()
-    _, unravel = ravel_pytree(case.params)
-    metric_description, metric = make_metric(args.problem, case, unravel)
-    runs, skipped = run_all(case, args.peer_names, args.budget, metric)
+    try:
+        report = benchmark_problem(args.problem, case, args.peer_names, args.budget)
+    except MetricUnavailable as reason:
+        raise SystemExit(f"no metric for {args.problem}: {reason}") from reason
 
-    print_results_table(runs)
-    print()
-    print_notes(runs, skipped, args.budget, metric_description)
+    print_problem_report(report, args.budget)
     if pyplot is not None:
-        plot_traces(pyplot, runs, title, metric_description, args.plot)
+        plot_traces(pyplot, report.runs, title, report.metric_description, args.plot)
         print(f"Wrote {args.plot}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as file:
-            json.dump(json_report(args, runs, skipped, metric_description, facts), file, indent=1)
-            file.write("\n")
+        write_json(args.json, {
+            "machine": facts,
+            **problem_json(report),
+            "budget_seconds": args.budget,
+            "sample_growth": SAMPLE_GROWTH,
+        })
         print(f"Wrote {args.json}")
     return 0
 

@@ -239,7 +239,10 @@ def test_pinn_script_poisson2d_short_budget(tmp_path):
     assert "- CPUs:" in output
     rows = table_rows(output, "| Optimizer | Final metric | Iterations | Warm-up (s) |")
     # scipy's lm needs at least as many residuals as parameters, so it has no row here.
-    expected = ["svensolve", "adam", "lbfgs", "adam-lbfgs", "trf", "gauss-newton"]
+    expected = ["svensolve", "svensolve-fixed", "adam", "lbfgs", "adam-lbfgs", "trf",
+                "gauss-newton"]
+    if importlib.util.find_spec("optimistix") is not None:
+        expected.append("optimistix-lm")
     assert [row[0] for row in rows] == expected
     for row in rows:
         assert len(row) == 14, row
@@ -252,7 +255,8 @@ def test_pinn_script_poisson2d_short_budget(tmp_path):
             seconds = parse_seconds(cell)
             assert seconds is None or seconds >= 0, row
     assert "- lm skipped: scipy's 'lm' needs at least as many residuals" in output
-    assert "- optimistix skipped:" in output
+    if "optimistix-lm" not in expected:
+        assert "- optimistix-lm skipped: optimistix is not installed" in output
 
     report = json.loads(json_path.read_text())
     assert report["problem"] == "poisson2d"
@@ -269,3 +273,129 @@ def test_pinn_script_poisson2d_short_budget(tmp_path):
 
     if with_plot:
         assert plot_path.stat().st_size > 0
+
+
+# ---------------------------------------------------------------- python -m benchmarks run
+
+PINN_SUITE_HEADER = "| Optimizer | Final metric | Iterations | Warm-up (s) |"
+SCALING_HEADER = "| Grid | Width | n | p | n * p | Jacobian path | Warm-up (s) | Iterations |"
+
+
+def run_suite(suite: str, *args: str) -> str:
+    """Run ``python -m benchmarks run --suite SUITE --quick args`` and return its stdout."""
+    return run_module("benchmarks", "run", "--suite", suite, "--quick", *args)
+
+
+def test_suite_option_rejects_unknown_suite():
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "run", "--suite", "nope"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 2, completed.stderr
+    assert "argument --suite: invalid choice: 'nope'" in completed.stderr
+    assert "'pinn', 'nist', 'cost', 'scaling', 'bounds'" in completed.stderr
+    assert completed.stdout == ""
+
+
+@pytest.mark.slow
+def test_pinn_suite_quick(tmp_path):
+    json_path = tmp_path / "pinn.json"
+    plots = tmp_path / "plots"
+    args = ["--json", str(json_path)]
+    with_plot = importlib.util.find_spec("matplotlib") is not None
+    if with_plot:
+        args += ["--plots", str(plots)]
+    output = run_suite("pinn", *args)
+
+    assert "## poisson2d" in output
+    rows = table_rows(output, PINN_SUITE_HEADER)
+    names = [row[0] for row in rows]
+    assert names[:2] == ["svensolve", "svensolve-fixed"]
+    assert {"adam", "lbfgs", "adam-lbfgs", "trf", "gauss-newton"} <= set(names)
+    with_optimistix = importlib.util.find_spec("optimistix") is not None
+    assert ("optimistix-lm" in names) == with_optimistix
+    if not with_optimistix:
+        assert "- optimistix-lm skipped: optimistix is not installed" in output
+    for row in rows:
+        assert len(row) == 14, row
+        metric = float(row[1])
+        assert math.isfinite(metric), row
+        assert metric > 0, row
+        assert int(row[2]) >= 0, row
+        assert float(row[3]) >= 0, row
+
+    report = json.loads(json_path.read_text())
+    assert report["quick"] is True
+    assert report["budget_seconds"] == 1.0
+    assert set(report["problems"]) == {"poisson2d"}
+    assert set(report["problems"]["poisson2d"]["optimizers"]) == set(names)
+    if with_plot:
+        assert (plots / "poisson2d.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_nist_suite_quick(tmp_path):
+    json_path = tmp_path / "nist.json"
+    output = run_suite("nist", "--json", str(json_path))
+
+    rows = table_rows(output, NIST_CASE_HEADER)
+    assert [(row[0], row[1]) for row in rows] == [("Misra1a", "1"), ("Misra1a", "2")]
+    for row in rows:
+        for cell in row[2:5]:
+            assert float(cell) >= 6, row
+    assert len(json.loads(json_path.read_text())["cases"]) == 2
+
+
+@pytest.mark.slow
+def test_cost_suite_quick():
+    output = run_suite("cost")
+
+    lines = output.splitlines()
+    headers = [index for index, line in enumerate(lines) if line.split()[:5] == [
+        "path", "svd", "rank", "seconds", "grads"
+    ]]
+    assert len(headers) == 2, output
+    first_row = lines[headers[0] + 1].split()
+    assert first_row[:3] == ["dense", "exact", "None"], first_row
+    assert float(first_row[3]) > 0, first_row
+    assert float(first_row[4]) > 0, first_row
+
+
+@pytest.mark.slow
+def test_scaling_suite_quick(tmp_path):
+    json_path = tmp_path / "scaling.json"
+    output = run_suite("scaling", "--json", str(json_path))
+
+    rows = table_rows(output, SCALING_HEADER)
+    assert [(row[0], row[1]) for row in rows] == [("6", "6"), ("10", "10")]
+    for row in rows:
+        assert len(row) == 11, row
+        grid, width, n, p = (int(cell) for cell in row[:4])
+        # poisson2d has grid**2 interior and 4 * grid edge residuals, and a 2-width-width-1 network.
+        assert n == grid**2 + 4 * grid, row
+        assert p == (2 * width + width) + (width * width + width) + (width + 1), row
+        assert row[5].startswith("dense"), row
+        assert int(row[7]) >= 1, row
+        assert float(row[8]) > 0, row
+        assert float(row[9]) > 0, row
+        assert row[10] == "ok", row
+    assert "- Stopped: every size in the list was measured" in output
+
+    report = json.loads(json_path.read_text())
+    assert [record["status"] for record in report["sizes"]] == ["ok", "ok"]
+
+
+@pytest.mark.slow
+def test_bounds_suite_quick():
+    output = run_suite("bounds")
+
+    rows = table_rows(output, BOUNDS_HEADER)
+    assert [row[0] for row in rows] == [
+        "Misra1a start 1",
+        "DanWood start 1",
+        "exponential, offset >= 0",
+    ]

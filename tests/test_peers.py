@@ -1,8 +1,10 @@
 """Tests of the benchmark peers on small problems, checked against numpy and scipy."""
 
 import itertools
+import sys
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -144,3 +146,56 @@ def test_pinn_option_rejects_unknown_peer(capsys):
 def test_pinn_option_rejects_zero_budget():
     with pytest.raises(SystemExit):
         pinn_benchmark.parse_args(["--budget", "0"])
+
+
+def test_optimistix_matches_lstsq_on_linear_problem():
+    pytest.importorskip("optimistix")
+    problem, matrix, target = linear_problem(30, 6)
+    expected = np.linalg.lstsq(matrix, target, rcond=None)[0]
+
+    run = peers.run_optimistix(problem, jnp.zeros(6), 1.0, zero_metric)
+
+    assert run.iterations >= 1
+    np.testing.assert_allclose(run.x, expected, rtol=0, atol=1e-8)
+    assert np.asarray(run.params).shape == (6,)
+    assert run.trace.costs[-1] <= run.trace.costs[0]
+
+
+def test_optimistix_missing_raises_not_applicable(monkeypatch):
+    # A None entry in sys.modules makes `import optimistix` raise ImportError.
+    monkeypatch.setitem(sys.modules, "optimistix", None)
+    problem, _, _ = linear_problem(5, 2)
+
+    with pytest.raises(peers.NotApplicable, match="optimistix is not installed"):
+        peers.run_optimistix(problem, jnp.zeros(2), 1.0, zero_metric)
+
+
+def test_pinn_registers_optimistix_peer():
+    assert peers.PEERS["optimistix-lm"] is peers.run_optimistix
+    assert "optimistix-lm" in pinn_benchmark.parse_args([]).peer_names
+
+
+def test_pinn_metric_for_inverse_problem():
+    from problems import lotka_volterra
+
+    case = lotka_volterra.build()
+    x0, unravel = jax.flatten_util.ravel_pytree(case.params)
+
+    description, metric = pinn_benchmark.make_metric("lotka_volterra", case, unravel)
+
+    # The start is the true coefficients times START_FACTORS, so the largest
+    # relative error is the largest |factor - 1|.
+    expected = max(abs(factor - 1) for factor in lotka_volterra.START_FACTORS)
+    assert metric(x0) == pytest.approx(expected, rel=1e-12)
+    assert description == "largest relative error of alpha, beta, delta, gamma"
+
+
+def test_pinn_metric_unavailable_without_test_grid():
+    class CaseWithoutGrid:
+        params = jnp.zeros(2)
+
+        def solution(self, params, points):
+            return points
+
+    with pytest.raises(pinn_benchmark.MetricUnavailable, match="exact, test_grid"):
+        pinn_benchmark.make_metric("made-up", CaseWithoutGrid(), lambda x: x)
