@@ -56,19 +56,32 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="small problems, one repeat")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per entry")
     parser.add_argument("--iterations", type=int, default=5, help="iterations per solve (auto)")
+    parser.add_argument("--cases", default="both", choices=("small", "wide", "both"),
+                        help="the 1,020 x 1,185 PINN, the wide one, or both")
+    parser.add_argument("--paths", default=None,
+                        help="comma-separated path:svd pairs to run (cost), e.g. streamed:randomized")
     parser.add_argument("--all-paths", action="store_true",
                         help="also run the matrix-free path on the wide problem (auto)")
     return parser.parse_args(argv)
 
 
-def problems(quick: bool):
+def problems(quick: bool, which: str = "both"):
     """(label, Problem, params) of the benchmark PINNs."""
-    cases = [("poisson2d 1,020 x 1,185", poisson2d.build())]
-    if quick:
-        cases.append(("poisson2d wide (quick)", poisson2d.build(width=64, grid=40, edge_points=40)))
-    else:
+    cases = []
+    if which in ("small", "both"):
+        cases.append(("poisson2d 1,020 x 1,185", poisson2d.build()))
+    if which in ("wide", "both") and quick:
+        cases.append(("poisson2d wide (quick)", poisson2d.build(width=48, grid=20, edge_points=20)))
+    elif which in ("wide", "both"):
         cases.append(("poisson2d wide", poisson2d.build(width=300, grid=140, edge_points=100)))
     return [(label, case.problem, case.params) for label, case in cases]
+
+
+def selected_paths(text):
+    """The (path, svd) pairs named by ``--paths``, or all of `PATHS`."""
+    if text is None:
+        return PATHS
+    return tuple(tuple(item.split(":")) for item in text.split(","))
 
 
 def median_time(function, repeat: int) -> float:
@@ -122,7 +135,7 @@ def _available() -> int:
 def cost_table(args) -> None:
     print("Cost of one direction (build J or operator, factor, step) at the start point,")
     print(f"median of {args.repeat} after a warm-up; 'grads' = time / one gradient of the cost.")
-    for label, problem, params in problems(args.quick):
+    for label, problem, params in problems(args.quick, args.cases):
         grad = gradient_time(problem, params, args.repeat)
         n = problem.blocks(params)[-1].stop
         p = jax.flatten_util.ravel_pytree(params)[0].size
@@ -132,7 +145,7 @@ def cost_table(args) -> None:
         if n * p > 10**8:
             sketch_ranks = RANKS[:2]
             print("(rank 256 left out on this size: about 4 times the rank-64 time)")
-        for path, svd in PATHS:
+        for path, svd in selected_paths(args.paths):
             ranks = (None,) if svd in FULL_SPECTRUM else sketch_ranks
             for rank in ranks:
                 if rank is not None and rank >= min(n, p):
@@ -147,7 +160,7 @@ def cost_table(args) -> None:
 
 def auto_table(args) -> None:
     print(f"Solves of {args.iterations} iterations from the start, warm (second solve timed).")
-    for label, problem, params in problems(args.quick):
+    for label, problem, params in problems(args.quick, args.cases):
         print(f"\n{label}")
         print(f"{'jacobian':<12} {'svd':<11} {'s/iteration':>12} {'cost':>11}  chosen")
         rows = []
