@@ -59,7 +59,8 @@ def parse_args(argv=None):
     parser.add_argument("--cases", default="both", choices=("small", "wide", "both"),
                         help="the 1,020 x 1,185 PINN, the wide one, or both")
     parser.add_argument("--paths", default=None,
-                        help="comma-separated path:svd pairs to run (cost), e.g. streamed:randomized")
+                        help="path:svd pairs to run in the cost table, comma-separated, "
+                             "e.g. streamed:randomized")
     parser.add_argument("--all-paths", action="store_true",
                         help="also run the matrix-free path on the wide problem (auto)")
     return parser.parse_args(argv)
