@@ -518,7 +518,9 @@ class _Run:
         self._polish(point, gauss_newton.step, jacobian)
         if gtol_holds:
             return Status.GTOL
-        if gauss_newton.rank < min(jacobian.shape) and not self._gtol_holds_at_best():
+        # Columns held on a bound are zero, so they are not directions the cutoff dropped.
+        free = jacobian.shape[1] - int(np.count_nonzero(self.active))
+        if gauss_newton.rank < min(jacobian.shape[0], free) and not self._gtol_holds_at_best():
             # Converged only on the kept subspace while r still leans on a cut
             # direction: calling this success would hide a wrong result.
             return Status.PLATEAU

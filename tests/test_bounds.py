@@ -226,3 +226,23 @@ def test_minimize_bounds_broadcast_over_matrix_leaf():
 def test_minimize_invalid_bounds_raise(bounds, message):
     with pytest.raises(ValueError, match=message):
         sv.minimize(two_exponentials, START, bounds=bounds)
+
+
+def test_active_bound_is_not_a_cut_direction():
+    # Eckerle4 from NIST start 2 with b2 <= 3.88439: the solution holds b2 on
+    # the bound, and the converged fit must report success, not status -8.
+    from problems import nist
+
+    problem = nist.load("Eckerle4")
+    lower = np.full(3, -np.inf)
+    upper = np.full(3, np.inf)
+    upper[1] = 3.88439
+    start = np.minimum(np.asarray(problem.starts[1], dtype=float), upper)  # on the bound
+    result = sv.least_squares(lambda b: problem.residual(b, jnp), start, bounds=(lower, upper))
+    expected = scipy.optimize.least_squares(
+        lambda b: problem.residual(b, np), start, bounds=(lower, upper),
+        method="trf", ftol=1e-15, xtol=1e-15, gtol=1e-15,
+    )
+    assert result.success, result.message
+    assert result.active_mask[1] == 1
+    assert result.cost == pytest.approx(expected.cost, rel=1e-9)
