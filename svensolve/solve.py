@@ -269,10 +269,10 @@ class _Run:
     def _undamped_rescue(self, point: _Point, work: _Point, factors):
         """Try the undamped step after the control gave up; return the new point and J, or None.
 
-        With badly scaled columns and no column scaling the damping, sized by
-        s_max^2, shuts out the directions of the small singular values, and
-        the damped steps stall far from the minimum while the Gauss-Newton
-        step, exact for a linear residual, still lowers the cost. Measured on
+        With badly scaled columns and no column scaling, the damping is sized
+        by s_max^2 and shuts out the directions of the small singular values.
+        The damped steps then stall far from the minimum, while the
+        Gauss-Newton step, exact for a linear residual, still lowers the cost. Measured on
         a 'tall' linear system with column scales 1e6 and 1e-6: stopped at
         cost 5.76 against lstsq's 4.11 before this rescue.
         """
@@ -713,7 +713,7 @@ class _Run:
         )
 
     def _jacobian_method(self) -> str:
-        """The Jacobian path and factorisation, with the reason for an automatic choice."""
+        """Describe the Jacobian path and factorisation, with the reason for the choice."""
         choice = self.evaluator.choice
         if choice is None:
             return self.evaluator.jacobian_mode
