@@ -130,8 +130,11 @@ def minimize(
         default ftol is 1e-15 (scipy: 1e-8), because a cost converged to
         8 digits leaves parameters with only about 4 to 6, so by default
         xtol and gtol decide.
-    svd : {"auto", "exact", "randomized"}
-        Factorisation of J; "auto" is randomized when rank < min(n, p) / 4.
+    svd : {"auto", "exact", "randomized", "krylov", "gram"}
+        Factorisation of J. On the dense path "auto" is randomized when
+        rank < min(n, p) / 4, else exact. On the streamed path "auto" is
+        "gram" when the Gram matrix fits and no small rank is given, else
+        "randomized"; "exact" means "gram" there, since J is never whole.
     x_scale : {"auto", "jac", "none"}
         "jac" scales each parameter by its Jacobian column norm (the running
         maximum, as MINPACK does), so the step does not depend on parameter

@@ -14,6 +14,8 @@ same cost (Gauss-Newton on the group norms).
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 
@@ -26,10 +28,13 @@ def micro_batch(condition: Condition, size: int) -> Condition:
     Raises ValueError when the condition has no points or its point count is
     not a multiple of ``size``.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if not isinstance(condition, Condition):
+        raise TypeError(f"micro_batch takes a Condition, got {type(condition).__name__}")
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
         raise ValueError(f"micro_batch size must be an integer >= 1, got {size!r}")
     if condition.points is None:
         raise ValueError(f"condition {condition.name!r} has no points to micro-batch")
+    size = int(size)
     count = condition.count
     if count % size:
         raise ValueError(

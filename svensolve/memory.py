@@ -110,6 +110,11 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
     small = min(n, p)
     gram_bytes = 3 * small * small * itemsize
     gram_fits = gram_bytes <= limit // 2
+    if method == "gram" and svd not in ("auto", "gram", "exact"):
+        raise ValueError(
+            f"jacobian='gram' factors through the Gram matrix, so svd must be 'auto', 'gram' "
+            f"or 'exact', got {svd!r}; use jacobian='streamed' for svd={svd!r}"
+        )
     if method == "gram" or svd in ("gram", "exact"):
         if method == "matrix-free":
             raise ValueError(

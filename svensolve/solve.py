@@ -172,6 +172,13 @@ class _Run:
         self.rejected_draws = 0  # rejected steps in a row
         if self.resample and self.evaluator.sample_points is None:
             raise ValueError("resample=True needs a Problem whose conditions have a sampler")
+        if self.resample and options.max_iter is None and options.max_nfev is None and (
+            options.time_limit is None
+        ):
+            raise ValueError(
+                "resample=True turns the termination tests off, so it needs a budget: "
+                "max_iter, max_nfev or time_limit; all are None"
+            )
 
     def _save_final_checkpoint(self) -> None:
         """Write the last checkpoint; a failure is logged so the result is still returned."""
@@ -187,15 +194,22 @@ class _Run:
 
     def _loop(self, point: _Point, jacobian: np.ndarray) -> Status:
         options = self.options
-        work, work_jacobian = self._working_problem(point, jacobian)
-        factors = self._factor(work_jacobian)
+        if self.resample:
+            # Factors at the Problem's own points would also raise the running
+            # column scales, so a resumed run would drift from an uninterrupted one.
+            point, work, work_jacobian, factors = self._draw_sample(point)
+        else:
+            work, work_jacobian = self._working_problem(point, jacobian)
+            factors = self._factor(work_jacobian)
+        drawn = True
         state = self.control_state
         if state is None:
             state = ctl.init_control(self.control, factors, options.lr)
         self.last_singular_values = factors.s
         while True:
-            if self.resample:
+            if self.resample and not drawn:
                 point, work, work_jacobian, factors = self._draw_sample(point)
+            drawn = False
             self.point, self.control_state = point, state
             self._maybe_checkpoint()
             # With a new sample each step the termination tests measure noise.
@@ -426,8 +440,12 @@ class _Run:
         else:
             norms = column_norms(jacobian)
             if norms is None:
-                logger.info("the %s Jacobian has no column norms; columns are not scaled",
-                            jacobian.method)
+                message = (f"the {jacobian.method} Jacobian has no column norms, so "
+                           f"x_scale={self.options.x_scale!r} is ignored and columns are not "
+                           "scaled; give x_scale as an array or use jacobian='streamed'")
+                if self.options.x_scale == "jac":
+                    warnings.warn(message, RuntimeWarning, stacklevel=6)
+                logger.info(message)
                 self.scale_columns = False
                 return self._factor_unscaled(jacobian)
             if self.column_scale is None:

@@ -164,3 +164,26 @@ def test_sampler_shape_change_is_rejected():
     problem = sv.Problem([sv.Condition("fit", lambda p, x: p * x, sampler=sampler)])
     with pytest.raises(ValueError, match="sampler returned points of shapes"):
         problem.sample(jax.random.PRNGKey(2))
+
+
+def test_resumed_resample_run_matches_uninterrupted(tmp_path):
+    # A fit with n >= p, so the running column scales are part of the state.
+    params = {"a": jnp.array(0.0), "b": jnp.array(0.3)}
+    options = dict(resample=True, control="trust-region", seed=5)
+    full = sv.minimize(_sampled_problem(), params, max_iter=6, **options)
+    path = str(tmp_path / "run.npz")
+    sv.minimize(_sampled_problem(), params, max_iter=3, checkpoint=path, **options)
+    resumed = sv.minimize(_sampled_problem(), params, max_iter=6, resume=path, **options)
+    assert resumed.x.tobytes() == full.x.tobytes()
+
+
+def test_resample_without_budget_is_rejected():
+    params = {"a": jnp.array(0.0), "b": jnp.array(0.0)}
+    with pytest.raises(ValueError, match="needs a budget"):
+        sv.minimize(_sampled_problem(), params, resample=True, max_iter=None)
+
+
+def test_gram_path_rejects_sketch_svd():
+    params = {"a": jnp.array(0.0), "b": jnp.array(0.0)}
+    with pytest.raises(ValueError, match="jacobian='gram' factors through the Gram matrix"):
+        sv.minimize(_sampled_problem(), params, jacobian="gram", svd="randomized")
