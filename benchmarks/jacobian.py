@@ -79,7 +79,7 @@ def problems(quick: bool, which: str = "both"):
 
 
 def selected_paths(text):
-    """The (path, svd) pairs named by ``--paths``, or all of `PATHS`."""
+    """Return the (path, svd) pairs named by ``--paths``, or all of `PATHS`."""
     if text is None:
         return PATHS
     return tuple(tuple(item.split(":")) for item in text.split(","))

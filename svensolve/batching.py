@@ -1,9 +1,9 @@
 """Micro-batching: fewer Jacobian rows by merging residuals of groups of points.
 
-The Sven paper's memory option: the points of a condition are split into
-groups of ``size`` and each group contributes one residual, the root mean
-square of its members, so J has ``count / size`` rows for the condition in
-place of ``count``. The cost is unchanged:
+It trades the accuracy of the model for memory. The points of a
+condition are split into groups of ``size``, and each group contributes one
+residual, the root mean square of its members. J then has ``count / size``
+rows for the condition in place of ``count``. The cost is unchanged:
 
     sum over groups of (w / sqrt(count / size))^2 * (sum r_i^2 / size)
         = (w^2 / count) * sum r_i^2

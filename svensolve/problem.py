@@ -254,7 +254,7 @@ class Problem:
         )
 
     def points(self) -> tuple:
-        """Each condition's points (None for a condition without points), in order."""
+        """Return each condition's points, in order (None for a condition without points)."""
         return tuple(c.points for c in self.conditions)
 
     @property

@@ -1,9 +1,9 @@
 """Blocks of rows of a Problem's Jacobian, for the streamed path.
 
-A pointwise condition is split by points: each block holds the per-point
+A pointwise condition is split by points. Each block contains the per-point
 gradients of a fixed number of points, so one compiled function serves every
-block (the last block is padded by repeating its final point, and the padded
-rows are dropped). A condition that is batched or has no points cannot be
+block. The last block is padded by repeating its final point, and the padded
+rows are dropped. A condition that is batched or has no points cannot be
 split and is built whole, as the dense path builds it.
 """
 

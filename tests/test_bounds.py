@@ -229,8 +229,8 @@ def test_minimize_invalid_bounds_raise(bounds, message):
 
 
 def test_active_bound_is_not_a_cut_direction():
-    # Eckerle4 from NIST start 2 with b2 <= 3.88439: the solution holds b2 on
-    # the bound, and the converged fit must report success, not status -8.
+    # Eckerle4 from NIST start 2 with b2 <= 3.88439: b2 is on its bound at the
+    # solution, and the converged fit must report success, not status -8.
     from problems import nist
 
     problem = nist.load("Eckerle4")

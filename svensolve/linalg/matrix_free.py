@@ -3,7 +3,7 @@
 This is the path for residual functions that cannot be split by rows (a
 plain ``fun(params)``): memory stays at O((n + p) m) for a product with m
 columns. Columns are mapped in batches with `jax.lax.map`, because one vmap
-over all columns holds every tangent at once.
+over all columns keeps every tangent in memory at once.
 """
 
 from __future__ import annotations
