@@ -362,6 +362,37 @@ def test_streamed_blocks_never_reach_n_by_p(small):
     assert all(rows <= 10 or rows == whole_block for rows, _ in shapes)
 
 
+
+def _counting_builds(op):
+    """Wrap each chunk's builder so that the built blocks are counted."""
+    built = []
+    chunks = []
+    for chunk in op.chunks:
+        def build(x, chunk=chunk):
+            built.append(chunk.start)
+            return chunk.build(x)
+        chunks.append(chunk._replace(build=build))
+    op.chunks = tuple(chunks)
+    return built
+
+
+@pytest.mark.parametrize("chunk_rows", [10, 1000])
+def test_streamed_pass_reuses_last_block(small, chunk_rows):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params, chunk_rows=chunk_rows)
+    built = _counting_builds(op)
+    blocks = len(op.chunks)
+    rng = np.random.default_rng(3)
+    block = rng.standard_normal((jac.shape[1], 2))
+    cotangents = rng.standard_normal((jac.shape[0], 2))
+    for _ in range(2):
+        np.testing.assert_allclose(op.matmat(block), jac @ block, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(op.rmatmat(cotangents), jac.T @ cotangents,
+                                   rtol=1e-12, atol=1e-13)
+    # Four passes: the first builds every block, each later one all but one.
+    assert len(built) == blocks + 3 * (blocks - 1)
+
+
 @pytest.mark.parametrize("path", ["streamed", "gram", "matrix-free"])
 def test_minimize_reports_path(path, capsys):
     problem, params = _small_problem()

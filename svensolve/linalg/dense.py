@@ -8,6 +8,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
+from svensolve.linalg.threads import one_thread_if_small
+
 logger = logging.getLogger(__name__)
 
 # Below this ratio of rank to min(n, p) the randomized range finder does less
@@ -34,15 +36,16 @@ def thin_svd(jacobian) -> Factors:
     can fail to converge on rare inputs; gesvd is the fallback.
     """
     jacobian = np.asarray(jacobian)
-    try:
-        u, s, vt = scipy.linalg.svd(
-            jacobian, full_matrices=False, check_finite=False, lapack_driver="gesdd"
-        )
-    except np.linalg.LinAlgError:
-        logger.info("gesdd did not converge; retrying with gesvd")
-        u, s, vt = scipy.linalg.svd(
-            jacobian, full_matrices=False, check_finite=False, lapack_driver="gesvd"
-        )
+    with one_thread_if_small(*jacobian.shape):
+        try:
+            u, s, vt = scipy.linalg.svd(
+                jacobian, full_matrices=False, check_finite=False, lapack_driver="gesdd"
+            )
+        except np.linalg.LinAlgError:
+            logger.info("gesdd did not converge; retrying with gesvd")
+            u, s, vt = scipy.linalg.svd(
+                jacobian, full_matrices=False, check_finite=False, lapack_driver="gesvd"
+            )
     return Factors(u, s, vt.T)
 
 
@@ -61,12 +64,13 @@ def randomized_svd(
     width = min(rank + oversampling, n, p)
     rng = np.random.default_rng(seed)
     sample = jacobian @ rng.standard_normal((p, width)).astype(jacobian.dtype)
-    basis, _ = np.linalg.qr(sample)
-    for _ in range(power_iterations):
-        basis, _ = np.linalg.qr(jacobian.T @ basis)
-        basis, _ = np.linalg.qr(jacobian @ basis)
-    small = basis.T @ jacobian
-    u_small, s, vt = scipy.linalg.svd(small, full_matrices=False, check_finite=False)
+    with one_thread_if_small(max(n, p), width):
+        basis, _ = np.linalg.qr(sample)
+        for _ in range(power_iterations):
+            basis, _ = np.linalg.qr(jacobian.T @ basis)
+            basis, _ = np.linalg.qr(jacobian @ basis)
+        small = basis.T @ jacobian
+        u_small, s, vt = scipy.linalg.svd(small, full_matrices=False, check_finite=False)
     k = min(rank, s.size)
     return Factors(basis @ u_small[:, :k], s[:k], vt[:k].T)
 

@@ -22,6 +22,7 @@ import scipy.linalg
 
 from svensolve.linalg.dense import Factors
 from svensolve.linalg.operator import ImplicitRightFactor, JacobianOperator
+from svensolve.linalg.threads import one_thread_if_small
 
 OPERATOR_METHODS = ("randomized", "krylov", "gram")
 
@@ -150,7 +151,8 @@ def gram_factors(operator: JacobianOperator, rank: int | None = None,
     # the eigendecomposition does not lose what the accumulation kept.
     gram = np.asarray(operator.gram_matrix())
     gram = 0.5 * (gram + gram.T)
-    eigenvalues, eigenvectors = scipy.linalg.eigh(gram, check_finite=False)
+    with one_thread_if_small(*gram.shape):
+        eigenvalues, eigenvectors = scipy.linalg.eigh(gram, check_finite=False)
     order = np.argsort(eigenvalues)[::-1]
     keep = order if rank is None else order[:rank]
     s = np.sqrt(np.maximum(eigenvalues[keep], 0.0))
@@ -186,7 +188,8 @@ def operator_factors(operator: JacobianOperator, rank: int | None, method: str,
 
 
 def _orthonormal(block: np.ndarray) -> np.ndarray:
-    basis, _ = np.linalg.qr(block)
+    with one_thread_if_small(*block.shape):
+        basis, _ = np.linalg.qr(block)
     return basis
 
 
@@ -197,7 +200,8 @@ def _factors_from_basis(operator: JacobianOperator, basis: np.ndarray, rank: int
     ``J ~= (Q W) S V^T``.
     """
     projected = operator.rmatmat(basis)  # (p, width) = B^T
-    v, s, wt = scipy.linalg.svd(projected, full_matrices=False, check_finite=False)
+    with one_thread_if_small(*projected.shape):
+        v, s, wt = scipy.linalg.svd(projected, full_matrices=False, check_finite=False)
     k = min(rank, s.size)
     operator.spectral_norm = float(s[0]) if s.size else 0.0
     return Factors(basis @ wt[:k].T, s[:k], v[:, :k])

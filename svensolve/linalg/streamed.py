@@ -57,9 +57,15 @@ class StreamedJacobian(JacobianOperator):
         self._squares = None
         self._expected_residual = None
         self._gradient = None
+        # The last block built is kept, and the next pass runs the other way and
+        # starts with it. This saves one build per pass, so a J that fits in
+        # one block is built once. Memory stays within the one-block bound.
+        self._last_block = None
+        self._reverse = False
 
     def scaled(self, rows=None, columns=None):
         other = super().scaled(rows, columns)
+        other._last_block = None  # its rows carry this operator's row scale
         if rows is not None:
             other._squares = other._expected_residual = other._gradient = None
         return other
@@ -75,8 +81,10 @@ class StreamedJacobian(JacobianOperator):
         residual = self._expected_residual if self._gradient is None else None
         squares = jnp.zeros(self.shape[1], dtype=self.dtype) if gather_squares else None
         gradient = None if residual is None else jnp.zeros(self.shape[1], dtype=self.dtype)
-        for chunk in self.chunks:
-            rows = self._rows(chunk)
+        order = self.chunks[::-1] if self._reverse else self.chunks
+        self._reverse = not self._reverse
+        for chunk in order:
+            rows = self._block_rows(chunk)
             if gather_squares:
                 squares = squares + jnp.sum(rows * rows, axis=0)
             if residual is not None:
@@ -98,6 +106,15 @@ class StreamedJacobian(JacobianOperator):
             return self._scale_transposed_output(self._gradient[:, None])[:, 0]
         return super().rmatvec(vector)
 
+    def _block_rows(self, chunk: RowChunk) -> jax.Array:
+        """Return the rows of the chunk, reusing the last block built if it is this chunk."""
+        if self._last_block is not None and self._last_block[0] is chunk:
+            return self._last_block[1]
+        self._last_block = None  # free the old block before building the next one
+        rows = self._rows(chunk)
+        self._last_block = (chunk, rows)
+        return rows
+
     def _rows(self, chunk: RowChunk) -> jax.Array:
         """Rows of the chunk with the row scale applied (column scale excluded)."""
         rows = chunk.build(self.x)
@@ -110,8 +127,13 @@ class StreamedJacobian(JacobianOperator):
 
     def matmat(self, block):
         block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
-        parts = [jnp.matmul(rows, block, precision=HIGHEST) for _, rows in self._stream()]
-        return np.asarray(jnp.concatenate(parts))  # the rows carry the row scale
+        product = np.empty((self.shape[0], block.shape[1]), dtype=self.dtype)
+        for chunk, rows in self._stream():
+            # The rows carry the row scale.
+            product[chunk.start : chunk.stop] = np.asarray(
+                jnp.matmul(rows, block, precision=HIGHEST)
+            )
+        return product
 
     def rmatmat(self, block):
         block = np.asarray(block, dtype=self.dtype)
