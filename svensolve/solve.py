@@ -499,7 +499,8 @@ class _Run:
         options, choice = self.options, self.evaluator.choice
         if is_operator(jacobian):
             return operator_factors(
-                jacobian, choice.rank, choice.svd, options.seed, choice.memory_limit // 4
+                jacobian, choice.rank, choice.svd, options.seed, choice.memory_limit // 4,
+                rtol=self.rtol,
             )
         if options.svd in ("gram", "krylov"):
             rank = min(jacobian.shape) if options.rank is None else options.rank

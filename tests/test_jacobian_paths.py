@@ -183,6 +183,37 @@ def test_sketches_match_exact_svd(method):
     np.testing.assert_allclose(direction.step, expected, rtol=1e-10, atol=1e-12)
 
 
+def test_two_pass_sketch_matches_exact_svd():
+    jac, values = _well_conditioned(60, 40)
+    residual = np.random.default_rng(4).standard_normal(60)
+    factors = randomized_factors(ArrayOperator(jac), rank=40, oversampling=0, two_pass=True)
+    np.testing.assert_allclose(factors.s, values, rtol=1e-10)
+    direction = sven_direction(factors, residual)
+    expected = -np.linalg.lstsq(jac, residual, rcond=None)[0]
+    np.testing.assert_allclose(direction.step, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_streamed_two_pass_sketch(small):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params)
+    factors = operator_factors(op, 8, "randomized", rtol=1e-7)
+    assert op.passes == 2
+    exact = np.linalg.svd(jac, compute_uv=False)[:8]
+    four_pass = randomized_factors(ArrayOperator(jac), 8)
+    # Values of J Q are lower bounds, about as close as the four-pass ones.
+    assert np.all(factors.s <= exact * (1 + 1e-12))
+    assert np.max(exact - factors.s) <= 10 * np.max(exact - four_pass.s) + 1e-12
+    # Factors of J Q Q^T: the left factor times s is J times the right factor.
+    np.testing.assert_allclose(factors.u * factors.s, jac @ factors.v, rtol=1e-10, atol=1e-12)
+
+
+def test_small_rtol_keeps_four_pass_sketch(small):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params)
+    operator_factors(op, 8, "randomized", rtol=1e-10)
+    assert op.passes == 4
+
+
 @pytest.mark.parametrize("method", ["randomized", "krylov"])
 def test_sketch_leading_values_of_decaying_spectrum(method):
     rng = np.random.default_rng(5)

@@ -92,21 +92,43 @@ def sketch_width(rank: int, shape, oversampling: int) -> int:
 
 
 def randomized_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
-                       power_iterations: int = 1, seed: int = 0) -> Factors:
+                       power_iterations: int = 1, seed: int = 0,
+                       two_pass: bool = False) -> Factors:
     """Leading ``rank`` singular triplets from products with J and J^T.
 
     A QR factorisation follows every product, so that the singular values
     below ``eps^(1/(2q+1)) * s_max`` are not lost to rounding in the powers.
+    With ``two_pass`` and one power iteration, ``J^T J Omega`` is formed in
+    one pass without the QR in between (see `_two_pass_factors`).
     """
     n, p = operator.shape
     width = sketch_width(rank, operator.shape, oversampling)
     rng = np.random.default_rng(seed)
     test = rng.standard_normal((p, width)).astype(operator.dtype)
+    if two_pass and power_iterations == 1:
+        return _two_pass_factors(operator, test, rank)
     basis = _orthonormal(operator.matmat(test))
     for _ in range(power_iterations):
         basis = _orthonormal(operator.rmatmat(basis))
         basis = _orthonormal(operator.matmat(basis))
     return _factors_from_basis(operator, basis, rank)
+
+
+def _two_pass_factors(operator: JacobianOperator, test: np.ndarray, rank: int) -> Factors:
+    """Factors from ``Q = orth(J^T J Omega)`` and the SVD of ``J Q``: two passes over J.
+
+    The subspace is the one of one power iteration, but without the QR after
+    ``J Omega`` the directions with s below about ``sqrt(eps) * s_max`` are
+    lost to rounding, so callers use it only when rtol cuts them anyway. On
+    a streamed J each pass builds every row block, so this halves the cost.
+    """
+    basis = _orthonormal(operator.normal_matmat(test))  # (p, width)
+    projected = operator.matmat(basis)  # J Q = W S Vt, so J ~= W S (Q Vt^T)^T
+    with one_thread_if_small(*projected.shape):
+        left, s, wt = scipy.linalg.svd(projected, full_matrices=False, check_finite=False)
+    k = min(rank, s.size)
+    operator.spectral_norm = float(s[0]) if s.size else 0.0
+    return Factors(left[:, :k], s[:k], basis @ wt[:k].T)
 
 
 def block_krylov_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
@@ -174,14 +196,20 @@ def gram_factors(operator: JacobianOperator, rank: int | None = None,
 
 
 def operator_factors(operator: JacobianOperator, rank: int | None, method: str,
-                     seed: int = 0, explicit_bytes: int | None = None) -> Factors:
-    """Factors of ``operator`` by ``method``; ``rank`` None keeps all for "gram"."""
+                     seed: int = 0, explicit_bytes: int | None = None,
+                     rtol: float = 0.0) -> Factors:
+    """Factors of ``operator`` by ``method``; ``rank`` None keeps all for "gram".
+
+    The randomized method takes two passes instead of four when ``rtol``
+    cuts every singular value that the shorter scheme loses to rounding.
+    """
     if method == "gram":
         return gram_factors(operator, rank, explicit_bytes)
     if rank is None:
         raise ValueError(f"svd={method!r} needs a rank; got rank=None")
     if method == "randomized":
-        return randomized_factors(operator, rank, seed=seed)
+        two_pass = rtol >= np.sqrt(np.finfo(operator.dtype).eps)
+        return randomized_factors(operator, rank, seed=seed, two_pass=two_pass)
     if method == "krylov":
         return block_krylov_factors(operator, rank, seed=seed)
     raise ValueError(f"svd must be one of {OPERATOR_METHODS} for an operator, got {method!r}")

@@ -57,6 +57,13 @@ class JacobianOperator(abc.ABC):
     def rmatmat(self, block: np.ndarray) -> np.ndarray:
         """Return ``(diag(a) J diag(b)).T @ block`` for an (n, m) block."""
 
+    def normal_matmat(self, block: np.ndarray) -> np.ndarray:
+        """Return ``J.T @ (J @ block)`` for a (p, m) block, with the scales applied.
+
+        Paths that build rows override this to form both products in one pass.
+        """
+        return self.rmatmat(self.matmat(block))
+
     def column_norms(self) -> np.ndarray:
         """Euclidean norm of each column; subclasses that cannot afford it raise."""
         raise NotImplementedError(f"{type(self).__name__} does not compute column norms")

@@ -143,6 +143,15 @@ class StreamedJacobian(JacobianOperator):
             total = total + jnp.matmul(rows.T, part, precision=HIGHEST)
         return self._scale_transposed_output(np.asarray(total))
 
+    def normal_matmat(self, block):
+        block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
+        total = jnp.zeros((self.shape[1], block.shape[1]), dtype=self.dtype)
+        for _, rows in self._stream():
+            # Both products from the same rows, so the pass builds them once.
+            product = jnp.matmul(rows, block, precision=HIGHEST)
+            total = total + jnp.matmul(rows.T, product, precision=HIGHEST)
+        return self._scale_transposed_output(np.asarray(total))
+
     def column_norms(self):
         if self._squares is None:
             for _ in self._stream():
