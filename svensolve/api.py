@@ -11,6 +11,7 @@ import numpy as np
 
 from svensolve import evaluate
 from svensolve.bounds import make_box, make_params_box
+from svensolve.memory import parse_memory_limit
 from svensolve.options import make_options
 from svensolve.problem import Problem
 from svensolve.result import Result
@@ -47,7 +48,7 @@ def minimize(
     checkpoint: str | None = None,
     checkpoint_every: int | None = None,
     resume: str | None = None,
-    memory_limit: int | None = None,
+    memory_limit: int | float | str | None = None,
     resample: bool = False,
     param_fraction: float = 1.0,
     param_sampling: str = "entries",
@@ -90,9 +91,12 @@ def minimize(
         "matrix-free" when a condition that cannot be split by points is
         too large. The choice and its reason are logged and stored in
         ``Result.jacobian_method``.
-    memory_limit : int, optional
-        Bytes the Jacobian path may use; by default half of the memory
-        available at the start.
+    memory_limit : int, float or str, optional
+        Memory the Jacobian path may use: a number of bytes, or text with a
+        unit such as ``"6GiB"``, ``"512MiB"`` or ``"2.5GB"``. KiB, MiB, GiB
+        and TiB are powers of 1024, KB, MB, GB and TB powers of 1000, and
+        case does not matter. By default half of the memory available at the
+        start.
     resample : bool
         Stochastic mode: before every iteration, conditions with a
         ``sampler`` draw fresh points (key ``fold_in(PRNGKey(seed), nit)``).
@@ -192,6 +196,7 @@ def minimize(
     _check_method(method)
     params = _as_float_pytree(params)
     box = make_params_box(bounds, params)
+    memory_limit = parse_memory_limit(memory_limit)
     options = make_options(
         rank=rank, rtol=rtol, lr=lr, control=control, svd=svd, ftol=ftol, xtol=xtol,
         gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, time_limit=time_limit,

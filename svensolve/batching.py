@@ -19,14 +19,15 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from svensolve.problem import Condition
+from svensolve.problem import Condition, check_sampled_points
 
 
 def micro_batch(condition: Condition, size: int) -> Condition:
     """Return ``condition`` with its points merged into groups of ``size``.
 
     Raises ValueError when the condition has no points or its point count is
-    not a multiple of ``size``.
+    not a multiple of ``size``. The grouped condition's sampler raises
+    ValueError in the same case, and on points that `Problem.sample` rejects.
     """
     if not isinstance(condition, Condition):
         raise TypeError(f"micro_batch takes a Condition, got {type(condition).__name__}")
@@ -52,10 +53,14 @@ def micro_batch(condition: Condition, size: int) -> Condition:
 
     sampler = None
     if condition.sampler is not None:
-        original = condition.sampler
+        original, name = condition.sampler, condition.name
 
         def sampler(key):
-            return _group(original(key), size)
+            # Checked before grouping, so errors show the indices the sampler returned.
+            points = jax.tree.map(jnp.asarray, original(key))
+            check_sampled_points(name, points)
+            _check_group_count(name, points, size, count)
+            return _group(points, size)
 
     return Condition(
         condition.name,
@@ -66,6 +71,18 @@ def micro_batch(condition: Condition, size: int) -> Condition:
         f_scale=condition.f_scale,
         sampler=sampler,
     )
+
+
+def _check_group_count(name: str, points, size: int, count: int) -> None:
+    """Raise ValueError unless every leaf of sampled ``points`` has a multiple of ``size`` rows."""
+    for leaf in jax.tree.leaves(points):
+        rows = leaf.shape[0] if leaf.ndim else None
+        if rows is None or rows % size:
+            seen = f"{rows} points" if rows is not None else "a scalar in points"
+            raise ValueError(
+                f"condition {name!r}: sampler returned {seen}, not a multiple of the "
+                f"micro-batch size {size}; return {count} points, as many as the condition has"
+            )
 
 
 def _group(points, size: int):

@@ -25,8 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jacobian", default="auto",
                      choices=["auto", "dense", "streamed", "gram", "matrix-free"],
                      help="how the Jacobian is formed and factored (default: auto)")
-    run.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
-                     help="memory the Jacobian may use, in GiB (default: half of the free memory)")
+    run.add_argument("--memory-limit", default=None, metavar="SIZE",
+                     help="memory the Jacobian may use: a size with a unit such as 512MiB or "
+                          "2.5GB, or a plain number in GiB (default: half of the free memory)")
     run.add_argument("--control", default="auto",
                      choices=["auto", "trust-region", "line-search", "fixed"],
                      help="step control (default: auto)")
@@ -76,9 +77,9 @@ def _check_run_arguments(parser, args) -> None:
 
     from svensolve.options import make_options
 
-    options = _solver_options(args)
-    options.pop("method")  # checked by argparse's choices
     try:
+        options = _solver_options(args)
+        options.pop("method")  # checked by argparse's choices
         make_options(**options)
     except (ValueError, TypeError) as error:
         message = str(error)
@@ -126,7 +127,13 @@ def _info() -> int:
 
 
 def _solver_options(args) -> dict:
-    memory_limit = None if args.memory_limit is None else int(args.memory_limit * 2**30)
+    """Build the keyword arguments of `minimize` from the parsed options.
+
+    Raises ValueError on a bad --memory-limit, where a plain number is in GiB.
+    """
+    from svensolve.memory import parse_memory_limit
+
+    memory_limit = parse_memory_limit(args.memory_limit, default_unit="GiB")
     return {
         "method": args.method,
         "jacobian": args.jacobian,

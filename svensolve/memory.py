@@ -11,7 +11,11 @@ The paths, as ``jacobian=`` names them:
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import os
+import re
+from fractions import Fraction
 from typing import NamedTuple
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,14 @@ DEFAULT_OPERATOR_RANK = 64
 # Target size of one streamed block of rows. Larger blocks make the matrix
 # products faster, but the per-point gradients of a block are built at once.
 CHUNK_BYTES = 64 * 2**20
+# Bytes per unit of a memory_limit given as text, by lower-case unit name.
+MEMORY_UNITS = {
+    "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+# A number (optional sign, decimals and exponent), optional spaces, then a unit of letters.
+_MEMORY_SIZE = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)\s*")
 
 
 class JacobianChoice(NamedTuple):
@@ -67,6 +79,58 @@ def default_memory_limit() -> int:
     return int(MEMORY_FRACTION * available_memory())
 
 
+def parse_memory_limit(value, default_unit: str = "B") -> int | None:
+    """Convert a ``memory_limit`` to whole bytes, rounding down, or return None for None.
+
+    ``value`` is a number of bytes or text such as ``"6GiB"``, ``"512 MiB"``
+    or ``"2.5GB"``. The units are case-insensitive: KiB, MiB, GiB and TiB are
+    powers of 1024, and KB, MB, GB and TB powers of 1000. Text without a unit
+    is in ``default_unit``. Raises ValueError, naming memory_limit and the
+    value, for a bool, unparsable text, an unknown unit, or less than 1 byte.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        size = _parse_memory_text(value, default_unit)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"memory_limit must be a finite number of bytes, got {value!r}")
+        size = math.floor(value)
+    else:
+        raise ValueError(
+            "memory_limit must be a number of bytes or a size with a unit such as "
+            f"'512MiB' or '6GiB', got {value!r}"
+        )
+    if size < 1:
+        if isinstance(value, numbers.Integral):
+            seen = f"{value!r} bytes"
+        else:
+            seen = f"{value!r}, which is {size} whole bytes"
+        raise ValueError(
+            f"memory_limit must be >= 1, got {seen}; give a positive size such as '512MiB'"
+        )
+    return size
+
+
+def _parse_memory_text(text: str, default_unit: str) -> int:
+    """Whole bytes of ``text``, a number and an optional unit from `MEMORY_UNITS`."""
+    match = _MEMORY_SIZE.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            "memory_limit must be a number of bytes or a size with a unit such as "
+            f"'512MiB' or '6GiB', got {text!r}"
+        )
+    number, unit = match.groups()
+    unit = unit or default_unit
+    if unit.lower() not in MEMORY_UNITS:
+        raise ValueError(
+            f"memory_limit has an unknown unit {unit!r} in {text!r}; use B, or KB, MB, GB, "
+            "TB (powers of 1000), or KiB, MiB, GiB, TiB (powers of 1024)"
+        )
+    # Fraction keeps "2.3GB" exact, where a float product would round below 2.3e9.
+    return math.floor(Fraction(number) * MEMORY_UNITS[unit.lower()])
+
+
 def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
                     svd: str = "auto", memory_limit: int | None = None,
                     largest_whole_block: int = 0) -> JacobianChoice:
@@ -76,7 +140,7 @@ def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
     cannot be split by points, a batched condition or one without points.
     The streamed path builds such a block whole.
     """
-    limit = default_memory_limit() if memory_limit is None else int(memory_limit)
+    limit = default_memory_limit() if memory_limit is None else parse_memory_limit(memory_limit)
     dense_bytes = DENSE_COPIES * n * p * itemsize
     chunk_rows = max(1, min(CHUNK_BYTES, limit // 16) // (p * itemsize))
     panel_rows = max(chunk_rows, (limit // 4) // (p * itemsize))

@@ -64,7 +64,9 @@ class Condition:
         ``sampler(key) -> points`` draws a fresh set of points of the same
         shapes from a ``jax.random`` key; a solve with ``resample=True``
         calls it before every iteration. Without ``points`` the first set is
-        ``sampler(jax.random.PRNGKey(0))``.
+        ``sampler(jax.random.PRNGKey(0))``. Sampled points must be finite
+        and keep the dtypes of the first set, else a ValueError names the
+        condition.
     """
 
     name: str
@@ -93,7 +95,9 @@ class Condition:
                 f"condition {self.name!r}: sampler must be callable, got {type(self.sampler)}"
             )
         if self.sampler is not None and self.points is None:
-            object.__setattr__(self, "points", self.sampler(jax.random.PRNGKey(0)))
+            drawn = jax.tree.map(jnp.asarray, self.sampler(jax.random.PRNGKey(0)))
+            check_sampled_points(self.name, drawn)
+            object.__setattr__(self, "points", drawn)
         if self.batched and self.points is None:
             raise ValueError(f"condition {self.name!r}: batched=True needs points")
         if self.points is not None:
@@ -161,6 +165,43 @@ class Condition:
         # Forward mode costs one pass per parameter, reverse one per residual.
         jac = jax.jacfwd(flat_block) if rows >= x.shape[0] else jax.jacrev(flat_block)
         return jac(x)
+
+
+def check_sampled_points(name: str, points, expected=None) -> None:
+    """Raise ValueError, naming condition ``name``, on bad points from a sampler.
+
+    Floating-point leaves must be finite. With ``expected`` (the condition's
+    current points), each leaf must keep its dtype, since every compiled
+    function is specialised to it. Integer points (indices into a data set)
+    are allowed. Only a count and an index come back from the device, so the
+    check costs no copy of the points.
+    """
+    leaves = jax.tree_util.tree_flatten_with_path(points)[0]
+    expected_leaves = None if expected is None else jax.tree.leaves(expected)
+    for number, (path, leaf) in enumerate(leaves):
+        where = "points" + jax.tree_util.keystr(path)
+        if expected_leaves is not None and number < len(expected_leaves):
+            dtype = jnp.result_type(expected_leaves[number])
+            if leaf.dtype != dtype:
+                raise ValueError(
+                    f"condition {name!r}: sampler returned {where} of dtype {leaf.dtype}, "
+                    f"expected {dtype} as in the condition's points; cast them with "
+                    f".astype({dtype.name!r})"
+                )
+        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+            continue
+        nonfinite = ~jnp.isfinite(jnp.ravel(leaf))
+        count = int(jnp.count_nonzero(nonfinite))
+        if count:
+            first = int(jnp.argmax(nonfinite))
+            index = np.unravel_index(first, leaf.shape)
+            index = int(index[0]) if len(index) == 1 else tuple(int(i) for i in index)
+            entries = "entry" if count == 1 else "entries"
+            raise ValueError(
+                f"condition {name!r}: sampler returned {where} with {count} non-finite "
+                f"{entries}; the first is {jnp.ravel(leaf)[first]} at index {index}. "
+                "Samplers must return finite points."
+            )
 
 
 def _pointwise_jacobian(fn, params, points, flatten) -> jax.Array:
@@ -265,8 +306,9 @@ class Problem:
     def sample(self, key) -> tuple:
         """Fresh points from each condition's sampler; the others keep theirs.
 
-        Raises ValueError when a sampler returns points of other shapes than
-        the condition's, since every compiled function is specialised to them.
+        Raises ValueError, naming the condition, when a sampler returns
+        non-finite points, or points whose dtypes or shapes differ from the
+        condition's, since every compiled function is specialised to them.
         """
         keys = jax.random.split(key, len(self.conditions))
         points = []
@@ -275,6 +317,7 @@ class Problem:
                 points.append(condition.points)
                 continue
             drawn = jax.tree.map(jnp.asarray, condition.sampler(condition_key))
+            check_sampled_points(condition.name, drawn, condition.points)
             expected = jax.tree.map(jnp.shape, condition.points)
             if jax.tree.map(jnp.shape, drawn) != expected:
                 raise ValueError(

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from svensolve.cli import main
+import svensolve
+from svensolve.cli import _solver_options, build_parser, main
 
 
 def test_list_names_the_problems(capsys):
@@ -28,6 +29,8 @@ def test_info_reports_float64_enabled(capsys):
         (["run", "poisson2d", "--plot", "/no/such/dir/x.png"], "does not exist"),
         (["run", "poisson2d", "--save", "/no/such/dir/x.npz"], "--save: directory"),
         (["run", "nist", "--save", "x.npz"], "--save is not available for nist"),
+        (["run", "poisson2d", "--memory-limit", "5XB"],
+         "--memory-limit has an unknown unit 'XB' in '5XB'"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
@@ -90,3 +93,22 @@ def test_bad_memory_limit_is_named(capsys):
         main(["run", "poisson2d", "--memory-limit", "0"])
     assert stop.value.code == 2
     assert "--memory-limit must be >= 1" in capsys.readouterr().err
+
+
+def test_memory_limit_with_unit_is_accepted(capsys, monkeypatch):
+    requested = []
+    solve = svensolve.minimize
+
+    def recording_minimize(*args, **kwargs):
+        requested.append(kwargs["memory_limit"])
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(svensolve, "minimize", recording_minimize)
+    argv = ["run", "poisson2d", "--memory-limit", "512MiB", "--max-iter", "1", "--quiet"]
+    assert main(argv) == 0
+    assert requested == [512 * 2**20]
+
+
+def test_memory_limit_plain_number_is_gib():
+    args = build_parser().parse_args(["run", "poisson2d", "--memory-limit", "1.5"])
+    assert _solver_options(args)["memory_limit"] == 3 * 2**29

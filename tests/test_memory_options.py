@@ -7,6 +7,7 @@ import pytest
 
 import svensolve as sv
 from svensolve import evaluate
+from svensolve.memory import parse_memory_limit
 
 
 def _line_fit(points=64):
@@ -164,6 +165,168 @@ def test_sampler_shape_change_is_rejected():
     problem = sv.Problem([sv.Condition("fit", lambda p, x: p * x, sampler=sampler)])
     with pytest.raises(ValueError, match="sampler returned points of shapes"):
         problem.sample(jax.random.PRNGKey(2))
+
+
+def _sampler_from(draws):
+    """Sampler that returns the given point sets in turn, whatever the key."""
+    draws = iter(draws)
+
+    def sampler(key):
+        return next(draws)
+
+    return sampler
+
+
+def test_good_sampler_passes_checks():
+    problem = _sampled_problem()
+    (points,) = problem.sample(jax.random.PRNGKey(7))
+    assert points.shape == (32,)
+    assert points.dtype == jnp.float64
+    assert bool(jnp.all(jnp.isfinite(points)))
+
+
+def test_first_draw_integer_indices_allowed():
+    sampler = _sampler_from([jnp.arange(8)])
+    condition = sv.Condition("interior", lambda p, i: p * i, sampler=sampler)
+    assert condition.points.dtype == jnp.arange(8).dtype
+
+
+def test_resampled_dtype_change_names_condition():
+    sampler = _sampler_from([jnp.ones(8), jnp.arange(8)])
+    problem = sv.Problem([sv.Condition("interior", lambda p, x: p * x, sampler=sampler)])
+    message = "condition 'interior': sampler returned points of dtype int64, expected float64"
+    with pytest.raises(ValueError, match=message):
+        problem.sample(jax.random.PRNGKey(2))
+
+
+def test_resampled_nonfinite_points_name_condition():
+    bad = jnp.ones((8, 2)).at[3, 1].set(jnp.nan).at[5, 0].set(jnp.inf)
+    sampler = _sampler_from([jnp.ones((8, 2)), bad])
+    problem = sv.Problem([sv.Condition("interior", lambda p, x: p * x[0], sampler=sampler)])
+    message = (r"condition 'interior': sampler returned points with 2 non-finite entries; "
+               r"the first is nan at index \(3, 1\)")
+    with pytest.raises(ValueError, match=message):
+        problem.sample(jax.random.PRNGKey(2))
+
+
+def test_first_draw_nonfinite_leaf_is_named():
+    sampler = _sampler_from([(jnp.ones(4), jnp.array([1.0, jnp.inf, 2.0, 3.0]))])
+    message = (r"condition 'boundary': sampler returned points\[1\] with 1 non-finite entry; "
+               r"the first is inf at index 1")
+    with pytest.raises(ValueError, match=message):
+        sv.Condition("boundary", lambda p, point: p * point[0] - point[1], sampler=sampler)
+
+
+def test_resampled_shape_change_names_condition():
+    sampler = _sampler_from([jnp.ones(8), jnp.ones(6)])
+    problem = sv.Problem([sv.Condition("interior", lambda p, x: p * x, sampler=sampler)])
+    with pytest.raises(ValueError, match=r"condition 'interior': sampler returned points of "
+                                         r"shapes \(6,\), expected \(8,\)"):
+        problem.sample(jax.random.PRNGKey(2))
+
+
+def test_micro_batch_sampler_count_not_multiple():
+    sampler = _sampler_from([jnp.ones(16), jnp.ones(12)])
+    condition = sv.Condition("interior", lambda p, x: p * x, sampler=sampler)
+    problem = sv.Problem([sv.micro_batch(condition, 8)])
+    message = ("condition 'interior': sampler returned 12 points, not a multiple of the "
+               "micro-batch size 8; return 16 points")
+    with pytest.raises(ValueError, match=message):
+        problem.sample(jax.random.PRNGKey(2))
+
+
+def test_micro_batch_sampler_reports_ungrouped_index():
+    sampler = _sampler_from([jnp.ones(16), jnp.ones(16).at[9].set(jnp.nan)])
+    condition = sv.Condition("interior", lambda p, x: p * x, sampler=sampler)
+    problem = sv.Problem([sv.micro_batch(condition, 8)])
+    with pytest.raises(ValueError, match="condition 'interior': .* the first is nan at index 9"):
+        problem.sample(jax.random.PRNGKey(2))
+
+
+def test_micro_batch_good_sampler_is_grouped():
+    condition = sv.Condition("interior", lambda p, x: p * x,
+                             sampler=lambda key: jax.random.uniform(key, (16,)))
+    problem = sv.Problem([sv.micro_batch(condition, 8)])
+    (points,) = problem.sample(jax.random.PRNGKey(2))
+    assert points.shape == (2, 8)
+
+
+def test_resample_solve_stops_on_nonfinite_sample():
+    def residual(params, x):
+        return params["a"] * x - jnp.sin(x)
+
+    # The given points are finite, so only the solve's own draws are NaN.
+    condition = sv.Condition("interior", residual, points=jnp.linspace(-1.0, 1.0, 16),
+                             sampler=lambda key: jnp.full(16, jnp.nan))
+    with pytest.raises(ValueError, match="condition 'interior': sampler returned points with 16"):
+        sv.minimize(sv.Problem([condition]), {"a": jnp.array(0.0)}, resample=True, max_iter=3,
+                    control="fixed")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (4096, 4096),
+        (2.5e9, 2_500_000_000),
+        (1536.9, 1536),
+        ("6GiB", 6 * 2**30),
+        ("512MiB", 512 * 2**20),
+        ("2.5GB", 2_500_000_000),
+        ("800MB", 800_000_000),
+        ("2.3GB", 2_300_000_000),
+        ("1.5 KiB", 1536),
+        ("3kb", 3000),
+        ("1 tib", 2**40),
+        ("1TB", 10**12),
+        ("100B", 100),
+        ("1000", 1000),
+        (None, None),
+    ],
+)
+def test_memory_limit_parses_units(value, expected):
+    assert parse_memory_limit(value) == expected
+
+
+def test_memory_limit_text_without_unit_uses_default():
+    assert parse_memory_limit("2", default_unit="GiB") == 2 * 2**30
+    assert parse_memory_limit("2MB", default_unit="GiB") == 2_000_000
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (0, "memory_limit must be >= 1, got 0 bytes"),
+        (-5, "memory_limit must be >= 1, got -5 bytes"),
+        ("-1GiB", "memory_limit must be >= 1, got '-1GiB'"),
+        ("0.5", "memory_limit must be >= 1, got '0.5', which is 0 whole bytes"),
+        ("5XB", "memory_limit has an unknown unit 'XB' in '5XB'"),
+        ("6 G", "memory_limit has an unknown unit 'G' in '6 G'"),
+        ("lots", "memory_limit must be a number of bytes or a size .* got 'lots'"),
+        ("GiB", "memory_limit must be a number of bytes or a size .* got 'GiB'"),
+        ("", "memory_limit must be a number of bytes or a size .* got ''"),
+        (True, "memory_limit must be a number of bytes or a size .* got True"),
+        (float("inf"), "memory_limit must be a finite number of bytes, got inf"),
+        (float("nan"), "memory_limit must be a finite number of bytes, got nan"),
+    ],
+)
+def test_memory_limit_rejects_bad_values(value, message):
+    with pytest.raises(ValueError, match=message):
+        parse_memory_limit(value)
+
+
+def test_minimize_accepts_memory_limit_with_unit():
+    params = {"a": jnp.array(0.0), "b": jnp.array(0.0)}
+    condition, _, _ = _line_fit()
+    result = sv.minimize(sv.Problem([condition]), params, memory_limit="1MiB", max_iter=1)
+    assert result.nit == 1
+    evaluator, _, _ = evaluate.from_problem(sv.Problem([condition]), params,
+                                            memory_limit="1MiB")
+    assert evaluator.choice.memory_limit == 2**20
+
+
+def test_minimize_rejects_bad_memory_limit_unit():
+    with pytest.raises(ValueError, match="memory_limit has an unknown unit 'XB' in '5XB'"):
+        sv.minimize(lambda p: p, jnp.ones(2), memory_limit="5XB")
 
 
 def test_resumed_resample_run_matches_uninterrupted(tmp_path):
