@@ -56,6 +56,10 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="small problems, one repeat")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per entry")
     parser.add_argument("--iterations", type=int, default=5, help="iterations per solve (auto)")
+    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                        help="auto: solve each path until it converges or for this many "
+                             "seconds, instead of --iterations, and report the time to "
+                             "reach a cost of 1e-10 and the relative L2 error")
     parser.add_argument("--cases", default="both", choices=("small", "wide", "both"),
                         help="the 1,020 x 1,185 PINN, the wide one, or both")
     parser.add_argument("--paths", default=None,
@@ -66,8 +70,8 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def problems(quick: bool, which: str = "both"):
-    """(label, Problem, params) of the benchmark PINNs."""
+def problems(quick: bool, which: str = "both", with_cases: bool = False):
+    """(label, Problem, params) of the benchmark PINNs, with the problem case if asked."""
     cases = []
     if which in ("small", "both"):
         cases.append(("poisson2d 1,020 x 1,185", poisson2d.build()))
@@ -75,6 +79,8 @@ def problems(quick: bool, which: str = "both"):
         cases.append(("poisson2d wide (quick)", poisson2d.build(width=48, grid=20, edge_points=20)))
     elif which in ("wide", "both"):
         cases.append(("poisson2d wide", poisson2d.build(width=300, grid=140, edge_points=100)))
+    if with_cases:
+        return [(label, case.problem, case.params, case) for label, case in cases]
     return [(label, case.problem, case.params) for label, case in cases]
 
 
@@ -159,7 +165,48 @@ def cost_table(args) -> None:
                 print(f"{path:<12} {svd:<11} {str(rank):>5} {seconds:>9.3f} {seconds / grad:>8.1f}")
 
 
+# Cost that the --budget solves are timed to.
+TARGET_COST = 1e-10
+
+
+def budget_table(args) -> None:
+    """Solve on each path for up to ``args.budget`` seconds; time to a cost and final error."""
+    print(f"Solves of at most {args.budget:g} s from the start, warm (second solve timed); "
+          f"time to cost <= {TARGET_COST:g}.")
+    for label, problem, params, case in problems(args.quick, args.cases, with_cases=True):
+        print(f"\n{label}")
+        print(f"{'jacobian':<12} {'svd':<11} {'to target':>10} {'seconds':>8} {'its':>5} "
+              f"{'cost':>10} {'L2 error':>10}  chosen")
+        n = problem.blocks(params)[-1].stop
+        p = jax.flatten_util.ravel_pytree(params)[0].size
+        times = {}
+        for path, svd in (("auto", "auto"), *PATHS):
+            rank = None if svd in FULL_SPECTRUM or path == "auto" else 64
+            skip = _skip_reason(path, n, p, args.all_paths)
+            if skip:
+                print(f"{path:<12} {svd:<11} ({skip})")
+                continue
+            _solver(problem, params, path, svd, rank, 2)()  # compile
+            result = sv.minimize(problem, params, jacobian=path, svd=svd, rank=rank,
+                                 time_limit=args.budget, progress=False)
+            reached = np.flatnonzero(result.history["cost"] <= TARGET_COST)
+            to_target = float(result.history["time"][reached[0]]) if reached.size else None
+            times[(path, svd)] = to_target
+            shown = "never" if to_target is None else f"{to_target:.2f}"
+            chosen = result.jacobian_method.split(":")[0]
+            print(f"{path:<12} {svd:<11} {shown:>10} {result.time:>8.2f} {result.nit:>5} "
+                  f"{result.cost:>10.2e} {case.relative_l2_error(result.params):>10.2e}  "
+                  f"{chosen}")
+        fixed = [t for key, t in times.items() if key[0] != "auto" and t is not None]
+        auto = times.get(("auto", "auto"))
+        if fixed and auto is not None:
+            print(f"auto / fastest fixed path to the target: {auto / min(fixed):.2f}")
+
+
 def auto_table(args) -> None:
+    if args.budget is not None:
+        budget_table(args)
+        return
     print(f"Solves of {args.iterations} iterations from the start, warm (second solve timed).")
     for label, problem, params in problems(args.quick, args.cases):
         print(f"\n{label}")

@@ -4,7 +4,8 @@ Three methods, each returning `Factors` with ``J ~= u @ diag(s) @ v.T``:
 
 - ``"randomized"``: the Halko-Martinsson-Tropp range finder with power
   iterations. Cost: ``2 + 2 q`` passes over J (q power iterations), each a
-  product with ``rank + oversampling`` columns.
+  product with ``rank + oversampling`` columns, or 2 passes for q = 1 when
+  rtol allows (`_two_pass_factors`).
 - ``"krylov"``: randomized block Krylov. It makes the same passes, but it keeps
   every block of the power sequence in the basis instead of only the last, so
   the leading singular values come out more accurately for the same work.
