@@ -177,12 +177,8 @@ def budget_table(args) -> None:
         print(f"\n{label}")
         print(f"{'jacobian':<12} {'svd':<11} {'to target':>10} {'seconds':>8} {'its':>5} "
               f"{'cost':>10} {'L2 error':>10}  chosen")
-        n = problem.blocks(params)[-1].stop
-        p = jax.flatten_util.ravel_pytree(params)[0].size
         times = {}
-        for path, svd in (("auto", "auto"), *PATHS):
-            rank = None if svd in FULL_SPECTRUM or path == "auto" else 64
-            skip = _skip_reason(path, n, p, args.all_paths)
+        for path, svd, rank, skip in _side_by_side(problem, params, args.all_paths):
             if skip:
                 print(f"{path:<12} {svd:<11} ({skip})")
                 continue
@@ -212,11 +208,7 @@ def auto_table(args) -> None:
         print(f"\n{label}")
         print(f"{'jacobian':<12} {'svd':<11} {'s/iteration':>12} {'cost':>11}  chosen")
         rows = []
-        n = problem.blocks(params)[-1].stop
-        p = jax.flatten_util.ravel_pytree(params)[0].size
-        for path, svd in (("auto", "auto"), *PATHS):
-            rank = None if svd in FULL_SPECTRUM or path == "auto" else 64
-            skip = _skip_reason(path, n, p, args.all_paths)
+        for path, svd, rank, skip in _side_by_side(problem, params, args.all_paths):
             if skip:
                 print(f"{path:<12} {svd:<11} {'-':>12} {'-':>11}  ({skip})")
                 continue
@@ -235,6 +227,18 @@ def auto_table(args) -> None:
         auto = [seconds for path, seconds in rows if path == "auto"]
         if fixed and auto:
             print(f"auto / fastest fixed path: {auto[0] / min(fixed):.2f}")
+
+
+def _side_by_side(problem, params, all_paths: bool):
+    """Yield (path, svd, rank, skip reason) for auto and every fixed path.
+
+    The randomized and Krylov methods keep rank 64; exact and Gram keep all.
+    """
+    n = problem.blocks(params)[-1].stop
+    p = jax.flatten_util.ravel_pytree(params)[0].size
+    for path, svd in (("auto", "auto"), *PATHS):
+        rank = None if svd in FULL_SPECTRUM or path == "auto" else 64
+        yield path, svd, rank, _skip_reason(path, n, p, all_paths)
 
 
 def _skip_reason(path: str, n: int, p: int, all_paths: bool) -> str:

@@ -185,7 +185,11 @@ def minimize(
         Continue from a checkpoint. ``params`` gives the structure (and must
         have the same size); the values come from the file. With the same
         options, the resumed run reaches the same iterates as an
-        uninterrupted one, bit for bit on the same machine.
+        uninterrupted one, bit for bit on the same machine. The counters
+        continue too: ``max_iter``, ``max_nfev`` and ``time_limit`` count from
+        the original start, so raise them to go further. A Problem whose
+        residual at the saved point differs from the saved residual (the
+        problem changed) raises ValueError.
 
     Returns
     -------
@@ -324,7 +328,13 @@ def least_squares(
     def bound_fun(x):
         return fun(x, *args, **kwargs)
 
-    evaluator = _least_squares_evaluator(bound_fun, x0, jac, verbose)
+    bound_jac = jac
+    if callable(jac):
+        # As in scipy, jac takes the same extra arguments as fun.
+        def bound_jac(x):
+            return jac(x, *args, **kwargs)
+
+    evaluator = _least_squares_evaluator(bound_fun, x0, bound_jac, verbose)
     result = solve(evaluator, x0, options)
     _report(result, verbose)
     return result

@@ -201,7 +201,19 @@ def from_numpy_function(fun: Callable, jac, size: int) -> Evaluator:
     if callable(jac):
 
         def jacobian(x):
-            return np.asarray(jac(x), dtype=x.dtype)
+            value = jac(x)
+            if hasattr(value, "toarray"):  # a scipy.sparse matrix
+                raise TypeError(
+                    f"jac returned a sparse matrix ({type(value).__name__}); svensolve "
+                    "factors dense Jacobians, so return value.toarray()"
+                )
+            value = np.asarray(value, dtype=x.dtype)
+            if value.shape != (size, x.size):
+                raise ValueError(
+                    f"jac returned an array of shape {value.shape}; expected (n, p) = "
+                    f"({size}, {x.size}), one row per residual and one column per parameter"
+                )
+            return value
 
         mode = "callable"
     else:

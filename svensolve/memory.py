@@ -79,26 +79,29 @@ def default_memory_limit() -> int:
     return int(MEMORY_FRACTION * available_memory())
 
 
-def parse_memory_limit(value, default_unit: str = "B") -> int | None:
+def parse_memory_limit(value, default_unit: str | None = None) -> int | None:
     """Convert a ``memory_limit`` to whole bytes, rounding down, or return None for None.
 
     ``value`` is a number of bytes or text such as ``"6GiB"``, ``"512 MiB"``
     or ``"2.5GB"``. The units are case-insensitive: KiB, MiB, GiB and TiB are
     powers of 1024, and KB, MB, GB and TB powers of 1000. Text without a unit
-    is in ``default_unit``. Raises ValueError, naming memory_limit and the
-    value, for a bool, unparsable text, an unknown unit, or less than 1 byte.
+    is in ``default_unit`` (the command line uses GiB); with None it raises,
+    since ``"1.5"`` could mean bytes or gibibytes. Raises ValueError, naming
+    memory_limit and the value, for a bool, unparsable text, an unknown or
+    missing unit, or less than 1 byte.
     """
     if value is None:
         return None
+    plain = "bytes" if default_unit is None else default_unit
     if isinstance(value, str):
         size = _parse_memory_text(value, default_unit)
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         if not math.isfinite(value):
-            raise ValueError(f"memory_limit must be a finite number of bytes, got {value!r}")
+            raise ValueError(f"memory_limit must be a finite number of {plain}, got {value!r}")
         size = math.floor(value)
     else:
         raise ValueError(
-            "memory_limit must be a number of bytes or a size with a unit such as "
+            f"memory_limit must be a number of {plain} or a size with a unit such as "
             f"'512MiB' or '6GiB', got {value!r}"
         )
     if size < 1:
@@ -112,15 +115,21 @@ def parse_memory_limit(value, default_unit: str = "B") -> int | None:
     return size
 
 
-def _parse_memory_text(text: str, default_unit: str) -> int:
-    """Whole bytes of ``text``, a number and an optional unit from `MEMORY_UNITS`."""
+def _parse_memory_text(text: str, default_unit: str | None) -> int:
+    """Whole bytes of ``text``, a number and a unit from `MEMORY_UNITS` (or ``default_unit``)."""
+    plain = "bytes" if default_unit is None else default_unit
     match = _MEMORY_SIZE.fullmatch(text)
     if match is None:
         raise ValueError(
-            "memory_limit must be a number of bytes or a size with a unit such as "
+            f"memory_limit must be a number of {plain} or a size with a unit such as "
             f"'512MiB' or '6GiB', got {text!r}"
         )
     number, unit = match.groups()
+    if not unit and default_unit is None:
+        raise ValueError(
+            f"memory_limit text needs a unit, as in '{number}GiB' or '{number}MB', got "
+            f"{text!r}; give a number, not text, for bytes"
+        )
     unit = unit or default_unit
     if unit.lower() not in MEMORY_UNITS:
         raise ValueError(

@@ -83,6 +83,10 @@ class Condition:
             raise TypeError(f"Condition name must be a non-empty string, got {self.name!r}")
         if not callable(self.fn):
             raise TypeError(f"condition {self.name!r}: fn must be callable, got {type(self.fn)}")
+        if isinstance(self.weight, (str, bytes, bool)):
+            raise TypeError(
+                f"condition {self.name!r}: weight must be a number, got {self.weight!r}"
+            )
         weight = float(self.weight)
         if not math.isfinite(weight) or weight < 0:
             raise ValueError(

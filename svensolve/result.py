@@ -28,6 +28,7 @@ class Status(enum.IntEnum):
     NO_PROGRESS = -6
     ZERO_JACOBIAN = -7
     PLATEAU = -8
+    ERROR = -9
 
 
 MESSAGES = {
@@ -45,10 +46,14 @@ MESSAGES = {
         "tests do not hold (a plateau, a non-finite region or too coarse a tolerance)."
     ),
     Status.ZERO_JACOBIAN: "The Jacobian is zero at the returned point: no direction to follow.",
+    Status.ERROR: (
+        "An evaluation raised an error during the solve; this is the best point before it."
+    ),
     Status.PLATEAU: (
         "Converged only on the kept singular directions: the gradient test fails along a "
         "direction cut by rtol or rank (a plateau where a Jacobian column vanishes, as when "
-        "an exponential underflows, or a rank or rtol that drops a direction the fit needs)."
+        "an exponential underflows, a redundant parameter that duplicates another, or a rank "
+        "or rtol that drops a direction the fit needs)."
     ),
 }
 

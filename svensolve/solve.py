@@ -127,11 +127,33 @@ class _Run:
         except _CallbackStop as stop:
             status = Status.CALLBACK
             self.callback_error = stop.error
+        except Exception as error:
+            # A residual, Jacobian or sampler failing mid-solve propagates, as in
+            # scipy, but carries the best point so far, so the run is not lost.
+            self._attach_best_result(error)
+            logger.error("the solve failed after %d iterations: %s", self.nit, error)
+            raise
         finally:
             self.reporter.close()
             if options.checkpoint is not None:
                 self._save_final_checkpoint()
         return self._result(status)
+
+    def _attach_best_result(self, error: Exception) -> None:
+        """Set ``error.best_result`` to the Result at the best point, with a note saying so."""
+        try:
+            best_result = self._result(Status.ERROR)
+        except Exception:  # noqa: BLE001 (the result may need the failing evaluation)
+            return
+        try:
+            error.best_result = best_result
+        except AttributeError:  # an exception type that takes no new attributes
+            return
+        if hasattr(error, "add_note"):  # Python 3.11 and later
+            error.add_note(
+                "svensolve: the best point so far is in this exception's best_result "
+                f"(cost {self.best.cost:.6e} after {self.nit} iterations)"
+            )
 
     def _start_residual(self, x0: np.ndarray, saved: dict | None) -> np.ndarray:
         """r(x0), or the residual saved in a checkpoint when resuming."""
@@ -146,7 +168,28 @@ class _Run:
             )
         # The saved residual, not a new evaluation: a batched trial evaluation
         # can differ from a single one in the last bit.
-        return saved["residual"].astype(x0.dtype)
+        residual = saved["residual"].astype(x0.dtype)
+        if not self.options.resample:  # a resampled run saved r at its last draw's points
+            self._check_same_problem(residual, self.evaluator.residual(x0))
+        return residual
+
+    @staticmethod
+    def _check_same_problem(saved: np.ndarray, fresh: np.ndarray) -> None:
+        """Raise ValueError when the problem's residual at the checkpoint's x is not the saved one.
+
+        The check is not counted in nfev, so a resumed solve keeps the counts
+        of an uninterrupted one.
+        """
+        scale = max(float(np.linalg.norm(saved)), float(np.finfo(saved.dtype).tiny))
+        difference = float(np.linalg.norm(fresh - saved))
+        # Far above the last-bit differences of a batched evaluation, even in float32.
+        tolerance = max(1e-6, 1e3 * float(np.finfo(saved.dtype).eps))
+        if not difference <= tolerance * scale:
+            raise ValueError(
+                f"resume: the residual at the checkpoint's point differs from the saved one "
+                f"(relative difference {difference / scale:.2e}), so the problem changed "
+                "since the checkpoint was written; start a new solve without resume"
+            )
 
     def _configure(self, x0: np.ndarray, n: int, p: int) -> None:
         """Settings that depend on the problem's shape and dtype, and empty run state."""
@@ -161,6 +204,13 @@ class _Run:
             # Fixed characteristic scales: the step is taken in x / x_scale.
             self.fixed_column_scale = 1.0 / np.asarray(options.x_scale, dtype=x0.dtype)
         self.control = _choose_control(options.control, n, p)
+        if self.control == "trust-region" and options.lr != 1.0:
+            warnings.warn(
+                f"lr={options.lr!r} has no effect with the trust-region control, whose "
+                "damping sets the step; use control='fixed' or 'line-search' for a step length",
+                RuntimeWarning,
+                stacklevel=4,
+            )
         self.fallback = options.control == "auto" and self.control == "line-search"
         self.short_steps = 0
         self.controls_used = [self.control]
@@ -233,10 +283,25 @@ class _Run:
             # damping may grow past float range before the solve gives up:
             # both are handled, so their overflow warnings would only alarm.
             with np.errstate(over="ignore"):
-                index, state, gain_ratio = ctl.update(
+                index, next_state, gain_ratio = ctl.update(
                     self.control, state, point.cost, trial_costs, predicted
                 )
             index = int(index)
+            new_jacobian = None
+            if index >= 0 and not self.resample:
+                new_jacobian = self.evaluator.jacobian(trials[index])
+                self.njev += 1
+                if not _is_finite(new_jacobian):
+                    # A finite-difference J can reach past the region where the
+                    # residual is finite: step back as from a non-finite trial.
+                    logger.info("non-finite Jacobian at the trial point; the step is rejected")
+                    rejected = np.full_like(trial_costs, np.inf)
+                    with np.errstate(over="ignore"):
+                        index, next_state, gain_ratio = ctl.update(
+                            self.control, state, point.cost, rejected, predicted
+                        )
+                    index = int(index)
+            state = next_state
             self.nit += 1
 
             if index < 0:
@@ -266,8 +331,7 @@ class _Run:
                 self.best = point
                 self._record(point, rank_used, state, gain_ratio, accepted=True)
                 continue
-            jacobian = self.evaluator.jacobian(point.x)
-            self.njev += 1
+            jacobian = new_jacobian
             self._offer_best(point, jacobian)
             work, work_jacobian, factors = self._factor_at(point, jacobian)
             self._record(point, rank_used, state, gain_ratio, accepted=True)
@@ -526,9 +590,12 @@ class _Run:
         gtol_holds = self._gtol_holds(point, jacobian)
 
         gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
-        ftol_holds = gauss_newton.predicted_reduction <= self.tolerances["ftol"] * point.cost
-        xtol = self.tolerances["xtol"]
-        xtol_holds = np.all(np.abs(gauss_newton.step) <= xtol * (xtol + np.abs(point.x)))
+        ftol, xtol = self.tolerances["ftol"], self.tolerances["xtol"]
+        # None switches a test off, as in scipy.
+        ftol_holds = ftol is not None and gauss_newton.predicted_reduction <= ftol * point.cost
+        xtol_holds = xtol is not None and np.all(
+            np.abs(gauss_newton.step) <= xtol * (xtol + np.abs(point.x))
+        )
         if self.options.param_fraction < 1.0:
             # A step on a random subset can be small while the full one is not.
             ftol_holds = xtol_holds = False
@@ -551,7 +618,8 @@ class _Run:
         """Return whether scipy's "lm" gtol test holds at ``point``."""
         # sqrt(2 cost) is ||r|| for the linear loss and its robust analogue otherwise.
         projection = largest_column_projection(jacobian, point.residual)
-        return bool(projection <= self.tolerances["gtol"] * np.sqrt(2.0 * point.cost))
+        gtol = self.tolerances["gtol"]
+        return gtol is not None and bool(projection <= gtol * np.sqrt(2.0 * point.cost))
 
     def _gtol_holds_at_best(self) -> bool:
         """The gtol test at the best point, after the polish step may have moved it.
@@ -754,6 +822,11 @@ class _CallbackStop(Exception):
         self.error = error
 
 
+def _is_finite(jacobian) -> bool:
+    """Return whether every entry of a dense J is finite; operators are not checked."""
+    return is_operator(jacobian) or bool(np.all(np.isfinite(jacobian)))
+
+
 def _model_reduction(point: _Point, jacobian, steps: np.ndarray) -> np.ndarray:
     """Reduction of 0.5 ||r + J step||^2 for each row of ``steps`` (after projection)."""
     model = point.residual[None, :] + times(jacobian, steps.T).T
@@ -788,14 +861,14 @@ def _use_column_scaling(x_scale, n: int, p: int) -> bool:
     return x_scale == "jac"
 
 
-def _clamp_tolerances(options: Options, dtype) -> dict[str, float]:
-    """Raise tolerances that ask for more than the dtype can resolve to its eps."""
+def _clamp_tolerances(options: Options, dtype) -> dict[str, float | None]:
+    """Raise tolerances that ask for more than the dtype can resolve to its eps; keep None."""
     eps = float(np.finfo(dtype).eps)
     tolerances = {}
     for name in ("ftol", "xtol", "gtol"):
         value = getattr(options, name)
         if value is None:  # scipy's way to switch a test off
-            tolerances[name] = 0.0
+            tolerances[name] = None
             continue
         value = float(value)
         if value < eps:

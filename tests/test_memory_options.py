@@ -279,7 +279,6 @@ def test_resample_solve_stops_on_nonfinite_sample():
         ("1 tib", 2**40),
         ("1TB", 10**12),
         ("100B", 100),
-        ("1000", 1000),
         (None, None),
     ],
 )
@@ -290,6 +289,8 @@ def test_memory_limit_parses_units(value, expected):
 def test_memory_limit_text_without_unit_uses_default():
     assert parse_memory_limit("2", default_unit="GiB") == 2 * 2**30
     assert parse_memory_limit("2MB", default_unit="GiB") == 2_000_000
+    with pytest.raises(ValueError, match="must be a number of GiB or a size"):
+        parse_memory_limit("abc", default_unit="GiB")
 
 
 @pytest.mark.parametrize(
@@ -298,7 +299,8 @@ def test_memory_limit_text_without_unit_uses_default():
         (0, "memory_limit must be >= 1, got 0 bytes"),
         (-5, "memory_limit must be >= 1, got -5 bytes"),
         ("-1GiB", "memory_limit must be >= 1, got '-1GiB'"),
-        ("0.5", "memory_limit must be >= 1, got '0.5', which is 0 whole bytes"),
+        ("0.5B", "memory_limit must be >= 1, got '0.5B', which is 0 whole bytes"),
+        ("1.5", "memory_limit text needs a unit, as in '1.5GiB'"),
         ("5XB", "memory_limit has an unknown unit 'XB' in '5XB'"),
         ("6 G", "memory_limit has an unknown unit 'G' in '6 G'"),
         ("lots", "memory_limit must be a number of bytes or a size .* got 'lots'"),
