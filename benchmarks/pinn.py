@@ -111,6 +111,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         f"{', '.join(peers.PEERS)})",
     )
     parser.add_argument(
+        "--peers-only", action="store_true",
+        help="run only the peers, not svensolve (to rerun one peer; the ratio columns "
+        "are then n/a)",
+    )
+    parser.add_argument(
         "--json", metavar="FILE", help="also write the traces and summaries to FILE as JSON"
     )
     parser.add_argument(
@@ -234,15 +239,16 @@ def run_svensolve(
     )
 
 
-def run_all(case, names, budget: float, metric) -> tuple[dict, dict]:
+def run_all(case, names, budget: float, metric, with_svensolve: bool = True) -> tuple[dict, dict]:
     """Run both svensolve rows and the named peers; return the runs and the skipped peers."""
     runs, skipped = {}, {}
-    print(f"{REFERENCE}: warm-up and timed run", file=sys.stderr)
-    runs[REFERENCE] = run_svensolve(case.problem, case.params, budget, metric, SAMPLE_GROWTH)
-    print(f"{FIXED_STEP}: warm-up and timed run", file=sys.stderr)
-    runs[FIXED_STEP] = run_svensolve(
-        case.problem, case.params, budget, metric, SAMPLE_GROWTH, **FIXED_STEP_OPTIONS
-    )
+    if with_svensolve:
+        print(f"{REFERENCE}: warm-up and timed run", file=sys.stderr)
+        runs[REFERENCE] = run_svensolve(case.problem, case.params, budget, metric, SAMPLE_GROWTH)
+        print(f"{FIXED_STEP}: warm-up and timed run", file=sys.stderr)
+        runs[FIXED_STEP] = run_svensolve(
+            case.problem, case.params, budget, metric, SAMPLE_GROWTH, **FIXED_STEP_OPTIONS
+        )
     for name in names:
         print(f"{name}: warm-up and timed run", file=sys.stderr)
         runner = peers.PEERS[name]
@@ -283,12 +289,15 @@ def print_results_table(runs: dict) -> None:
     columns += [f"Ratio at {threshold:.0e}" for threshold in THRESHOLDS]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
-    reference = runs[REFERENCE]
+    reference = runs.get(REFERENCE)
     for name, run in runs.items():
         cells = [name, f"{run.final_metric:.3e}", str(run.iterations)]
         cells.append(f"{run.warmup_seconds:.2f}")
         cells += [format_seconds(run.trace.time_to_reach(t)) for t in THRESHOLDS]
-        cells += [format_ratio(run, reference, t) for t in THRESHOLDS]
+        if reference is None:
+            cells += ["n/a"] * len(THRESHOLDS)
+        else:
+            cells += [format_ratio(run, reference, t) for t in THRESHOLDS]
         print("| " + " | ".join(cells) + " |")
 
 
@@ -360,7 +369,8 @@ def plot_title(name: str, budget: float) -> str:
     return f"{name} PINN, budget {budget:g} s per optimizer"
 
 
-def benchmark_problem(name: str, case, peer_names, budget: float) -> ProblemReport:
+def benchmark_problem(name: str, case, peer_names, budget: float,
+                      with_svensolve: bool = True) -> ProblemReport:
     """Compile the metric of ``case`` and run svensolve and the named peers on it.
 
     Raises
@@ -370,7 +380,7 @@ def benchmark_problem(name: str, case, peer_names, budget: float) -> ProblemRepo
     """
     _, unravel = ravel_pytree(case.params)
     metric_description, metric = make_metric(name, case, unravel)
-    runs, skipped = run_all(case, peer_names, budget, metric)
+    runs, skipped = run_all(case, peer_names, budget, metric, with_svensolve)
     return ProblemReport(name, metric_description, runs, skipped)
 
 
@@ -395,7 +405,8 @@ def main(argv=None) -> int:
 
     case = REGISTRY[args.problem].build()
     try:
-        report = benchmark_problem(args.problem, case, args.peer_names, args.budget)
+        report = benchmark_problem(args.problem, case, args.peer_names, args.budget,
+                                   with_svensolve=not args.peers_only)
     except MetricUnavailable as reason:
         raise SystemExit(f"no metric for {args.problem}: {reason}") from reason
 

@@ -693,9 +693,13 @@ class _Run:
         eps = np.finfo(point.x.dtype).eps
         resolution = np.sqrt(eps)
         status = Status.NO_PROGRESS
-        if np.all(np.abs(gauss_newton.step) <= resolution * (resolution + np.abs(point.x))):
+        # A test switched off with None is not reported as the reason to stop.
+        bound = resolution * (resolution + np.abs(point.x))
+        small_step = np.all(np.abs(gauss_newton.step) <= bound)
+        if small_step and self.tolerances["xtol"] is not None:
             status = Status.XTOL
-        if gauss_newton.predicted_reduction <= resolution * point.cost:
+        small_gain = gauss_newton.predicted_reduction <= resolution * point.cost
+        if small_gain and self.tolerances["ftol"] is not None:
             status = Status.FTOL
         if status != Status.NO_PROGRESS:
             # The damped steps failed on rounding, but the undamped one may

@@ -37,7 +37,9 @@ def test_none_tolerances_switch_tests_off():
     result = sv.least_squares(decay, np.array([1.0, 0.5, 0.0]), xtol=None, ftol=None,
                               gtol=None, max_nfev=60)
 
-    assert result.status == Status.MAX_NFEV
+    # The exact fit leaves no step that lowers the cost, so the solve stops there,
+    # but not with a test that was switched off.
+    assert result.status in (Status.MAX_NFEV, Status.NO_PROGRESS)
     np.testing.assert_allclose(result.x, [4.0, 1.1, 0.3], rtol=1e-10)
 
 

@@ -1,0 +1,94 @@
+"""One table across problems from the JSON of the PINN suite: svensolve against the best peer.
+
+For each problem the best peer is the one with the lowest final metric. The
+table gives both final metrics, the time each of the two first reached the
+best peer's final metric, and whether svensolve did at least as well at the
+budget. Later files replace the optimizers of earlier ones with the same
+name, so a rerun of one peer (``python -m benchmarks.pinn --peers NAME
+--json FILE``) can update a suite run.
+
+Usage: ``python -m benchmarks.pinn_summary SUITE.json [RERUN.json ...]``.
+"""
+
+import argparse
+import json
+import math
+
+REFERENCE = "svensolve"
+# Variants of svensolve, not peers.
+NOT_PEERS = ("svensolve", "svensolve-fixed")
+
+
+def load_problems(paths) -> dict:
+    """Map problem name -> {"metric": text, "optimizers": {name: data}}, merged over files."""
+    problems = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as file:
+            report = json.load(file)
+        entries = report["problems"].values() if "problems" in report else [report]
+        for entry in entries:
+            problem = problems.setdefault(
+                entry["problem"], {"metric": entry["metric"], "optimizers": {}}
+            )
+            problem["optimizers"].update(entry["optimizers"])
+    return problems
+
+
+def time_to_reach(optimizer: dict, value: float) -> float | None:
+    """First time at which the optimizer's metric was at or below ``value``, or None."""
+    for time, metric in zip(optimizer["times"], optimizer["metrics"], strict=True):
+        if metric is not None and math.isfinite(metric) and metric <= value:
+            return time
+    return None
+
+
+def summary_rows(problems: dict) -> list[tuple]:
+    """(problem, svensolve metric, best peer, its metric, svensolve time, peer time, verdict)."""
+    rows = []
+    for name, problem in problems.items():
+        optimizers = problem["optimizers"]
+        peers = {key: data for key, data in optimizers.items() if key not in NOT_PEERS}
+        if REFERENCE not in optimizers or not peers:
+            continue
+        best = min(peers, key=lambda key: _final(peers[key]))
+        target = _final(peers[best])
+        ours = optimizers[REFERENCE]
+        ours_time = time_to_reach(ours, target)
+        peer_time = time_to_reach(peers[best], target)
+        better = _final(ours) <= target
+        faster = ours_time is not None and (peer_time is None or ours_time <= peer_time)
+        verdict = "yes" if better and faster else ("metric only" if better else "no")
+        rows.append((name, _final(ours), best, target, ours_time, peer_time, verdict))
+    return rows
+
+
+def _final(optimizer: dict) -> float:
+    value = optimizer["final_metric"]
+    return math.inf if value is None or not math.isfinite(value) else value
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f}"
+
+
+def print_summary(problems: dict) -> None:
+    print("| Problem | svensolve | Best peer | Its metric | svensolve time to it (s) "
+          "| Peer time to it (s) | svensolve at least as good and faster |")
+    print("|---|---|---|---|---|---|---|")
+    for name, ours, best, target, ours_time, peer_time, verdict in summary_rows(problems):
+        print(f"| {name} | {ours:.3e} | {best} | {target:.3e} | {_seconds(ours_time)} "
+              f"| {_seconds(peer_time)} | {verdict} |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pinn_summary",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="JSON from the pinn suite, then reruns that replace optimizers")
+    args = parser.parse_args(argv)
+    print_summary(load_problems(args.files))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
