@@ -80,13 +80,34 @@ def print_summary(problems: dict) -> None:
               f"| {_seconds(peer_time)} | {verdict} |")
 
 
+THRESHOLDS = ("1e-02", "1e-03", "1e-04", "1e-05", "1e-06")
+
+
+def print_tables(problems: dict) -> None:
+    """Print one compact table per problem: final metric, iterations, times to thresholds."""
+    for name, problem in problems.items():
+        print(f"\n{name} ({problem['metric']}):\n")
+        print("| Optimizer | Final metric | Iterations | Warm-up (s) | "
+              + " | ".join(f"To {t} (s)" for t in THRESHOLDS) + " |")
+        print("|---|---|---|---|" + "---|" * len(THRESHOLDS))
+        for key, data in problem["optimizers"].items():
+            times = [_seconds(time_to_reach(data, float(t))) for t in THRESHOLDS]
+            print(f"| {key} | {_final(data):.3e} | {data['iterations']} | "
+                  f"{data['warmup_seconds']:.2f} | " + " | ".join(times) + " |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pinn_summary",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="JSON from the pinn suite, then reruns that replace optimizers")
+    parser.add_argument("--tables", action="store_true",
+                        help="also print a compact table per problem")
     args = parser.parse_args(argv)
-    print_summary(load_problems(args.files))
+    problems = load_problems(args.files)
+    print_summary(problems)
+    if args.tables:
+        print_tables(problems)
     return 0
 
 
