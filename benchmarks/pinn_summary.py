@@ -20,7 +20,7 @@ NOT_PEERS = ("svensolve", "svensolve-fixed")
 
 
 def load_problems(paths) -> dict:
-    """Map problem name -> {"metric": text, "optimizers": {name: data}}, merged over files."""
+    """Return problem name -> {"metric": text, "optimizers": {name: data}}, merged over files."""
     problems = {}
     for path in paths:
         with open(path, encoding="utf-8") as file:
@@ -35,7 +35,7 @@ def load_problems(paths) -> dict:
 
 
 def time_to_reach(optimizer: dict, value: float) -> float | None:
-    """First time at which the optimizer's metric was at or below ``value``, or None."""
+    """Return the first time at which the optimizer's metric was at or below ``value``, or None."""
     for time, metric in zip(optimizer["times"], optimizer["metrics"], strict=True):
         if metric is not None and math.isfinite(metric) and metric <= value:
             return time
@@ -43,7 +43,7 @@ def time_to_reach(optimizer: dict, value: float) -> float | None:
 
 
 def summary_rows(problems: dict) -> list[tuple]:
-    """(problem, svensolve metric, best peer, its metric, svensolve time, peer time, verdict)."""
+    """Return (problem, svensolve metric, best peer, its metric, both times, verdict) rows."""
     rows = []
     for name, problem in problems.items():
         optimizers = problem["optimizers"]
@@ -57,7 +57,9 @@ def summary_rows(problems: dict) -> list[tuple]:
         peer_time = time_to_reach(peers[best], target)
         better = _final(ours) <= target
         faster = ours_time is not None and (peer_time is None or ours_time <= peer_time)
-        verdict = "yes" if better and faster else ("metric only" if better else "no")
+        verdict = "no"
+        if better:
+            verdict = "yes" if faster else "metric only"
         rows.append((name, _final(ours), best, target, ours_time, peer_time, verdict))
     return rows
 
