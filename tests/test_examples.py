@@ -56,3 +56,12 @@ def test_equinox_example_matches_exact_solution():
 
     error = float(re.search(r"max \|u - exact\| = (\S+)", output).group(1))
     assert error < 1e-5
+
+
+@pytest.mark.slow
+def test_inverse_example_identifies_diffusion_coefficient():
+    output = run_example("inverse_diffusion.py")
+
+    error = float(re.search(r"^k: identified .* relative error (\S+)$", output, re.M).group(1))
+    # Noise-free data from the exact solution: measured 6.5e-10.
+    assert error < 1e-6
