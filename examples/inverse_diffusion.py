@@ -46,6 +46,6 @@ result = sv.minimize(problem, params, time_limit=30)
 
 k = float(result.params["k"])
 # With fewer residuals (60) than parameters (322) the cutoff leaves directions
-# out, and the message may say so (status -8); k is what this fit is for.
+# out, and the message may report that (status -8); k is what this fit is for.
 print(result.message)
 print(f"k: identified {k:.8f}, true {K_TRUE}, relative error {abs(k - K_TRUE) / K_TRUE:.2e}")
