@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import svensolve as sv
-from problems.metrics import relative_l2
+from problems.metrics import ExactSolutionError
 from problems.networks import init_mlp, mlp
 
 NAME = "convection"
@@ -141,7 +141,7 @@ def _periodic_condition(params, time):
 
 
 @dataclasses.dataclass(frozen=True)
-class Convection:
+class Convection(ExactSolutionError):
     """The convection PINN problem with its starting network.
 
     Attributes
@@ -181,11 +181,6 @@ class Convection:
         `relative_l2_error` measures the error on these points.
         """
         return uniform_grid(X_RANGE, T_RANGE, TEST_GRID_SHAPE)
-
-    def relative_l2_error(self, params) -> float:
-        """Return ||u_net - u||_2 / ||u||_2 over the test grid."""
-        points = self.test_grid()
-        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def check_sizes(width: int, depth: int, **counts: int) -> None:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import svensolve as sv
-from problems.metrics import relative_l2
+from problems.metrics import ExactSolutionError
 from problems.networks import init_mlp, mlp
 
 NAME = "heat1d"
@@ -126,7 +126,7 @@ def _boundary_condition(params, point):
 
 
 @dataclasses.dataclass(frozen=True)
-class Heat1D:
+class Heat1D(ExactSolutionError):
     """The 1D heat equation PINN problem with its starting network.
 
     Attributes
@@ -164,11 +164,6 @@ class Heat1D:
         `relative_l2_error` measures the error on these points.
         """
         return uniform_grid(TEST_GRID_SIZE)
-
-    def relative_l2_error(self, params) -> float:
-        """Return ||u_net - u||_2 / ||u||_2 over the test grid."""
-        points = self.test_grid()
-        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def build(

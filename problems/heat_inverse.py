@@ -40,7 +40,7 @@ import numpy as np
 
 import svensolve as sv
 from problems import heat1d
-from problems.metrics import relative_l2
+from problems.metrics import ExactSolutionError
 from problems.networks import init_mlp, mlp
 
 NAME = "heat_inverse"
@@ -79,7 +79,7 @@ def _data_condition(params, observation):
 
 
 @dataclasses.dataclass(frozen=True)
-class HeatInverse:
+class HeatInverse(ExactSolutionError):
     """The inverse heat problem with its starting network and diffusivity.
 
     Attributes
@@ -123,11 +123,6 @@ class HeatInverse:
         """Return ``{"k": |k - 0.25| / 0.25}`` for the fitted diffusivity."""
         k = float(params["k"])
         return {"k": abs(k - TRUE_DIFFUSIVITY) / TRUE_DIFFUSIVITY}
-
-    def relative_l2_error(self, params) -> float:
-        """Return ||u_net - u||_2 / ||u||_2 over the test grid."""
-        points = self.test_grid()
-        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def build(

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import svensolve as sv
-from problems.metrics import relative_l2
+from problems.metrics import ExactSolutionError
 from problems.networks import init_mlp, mlp
 
 NAME = "poisson2d"
@@ -124,7 +124,7 @@ def _boundary_condition(params, x):
 
 
 @dataclasses.dataclass(frozen=True)
-class Poisson2D:
+class Poisson2D(ExactSolutionError):
     """The 2D Poisson PINN problem with its starting network.
 
     Attributes
@@ -160,11 +160,6 @@ class Poisson2D:
         ticks = np.linspace(0.0, 1.0, TEST_GRID_SIZE)
         xs, ys = np.meshgrid(ticks, ticks, indexing="ij")
         return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-    def relative_l2_error(self, params) -> float:
-        """Return ||u_net - u||_2 / ||u||_2 over the test grid."""
-        points = self.test_grid()
-        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def build(

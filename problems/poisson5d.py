@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import svensolve as sv
-from problems.metrics import relative_l2
+from problems.metrics import ExactSolutionError
 from problems.networks import init_mlp, mlp
 from problems.poisson2d import laplacian
 
@@ -121,7 +121,7 @@ def _boundary_condition(params, x):
 
 
 @dataclasses.dataclass(frozen=True)
-class Poisson5D:
+class Poisson5D(ExactSolutionError):
     """The 5D Poisson PINN problem with its starting network.
 
     Attributes
@@ -156,11 +156,6 @@ class Poisson5D:
         than 7 nodes per direction. `relative_l2_error` measures the error on them.
         """
         return sample_test_points()
-
-    def relative_l2_error(self, params) -> float:
-        """Return ||u_net - u||_2 / ||u||_2 over the test points."""
-        points = self.test_grid()
-        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def build(

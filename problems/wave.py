@@ -38,7 +38,7 @@ import numpy as np
 
 import svensolve as sv
 from problems import convection
-from problems.metrics import relative_l2
+from problems.metrics import ExactSolutionError
 from problems.networks import init_mlp
 
 NAME = "wave"
@@ -103,7 +103,7 @@ def _boundary_condition(params, point):
 
 
 @dataclasses.dataclass(frozen=True)
-class Wave:
+class Wave(ExactSolutionError):
     """The wave equation PINN problem with its starting network.
 
     Attributes
@@ -142,11 +142,6 @@ class Wave:
         `relative_l2_error` measures the error on these points.
         """
         return convection.uniform_grid(X_RANGE, T_RANGE, TEST_GRID_SHAPE)
-
-    def relative_l2_error(self, params) -> float:
-        """Return ||u_net - u||_2 / ||u||_2 over the test grid."""
-        points = self.test_grid()
-        return relative_l2(self.solution(params, points), self.exact(points))
 
 
 def build(
