@@ -14,9 +14,10 @@ import argparse
 import json
 import math
 
-REFERENCE = "svensolve"
+from benchmarks.pinn import FIXED_STEP, REFERENCE
+
 # Variants of svensolve, not peers.
-NOT_PEERS = ("svensolve", "svensolve-fixed")
+NOT_PEERS = (REFERENCE, FIXED_STEP)
 
 
 def load_problems(paths) -> dict:
@@ -82,18 +83,19 @@ def print_summary(problems: dict) -> None:
               f"| {_seconds(peer_time)} | {verdict} |")
 
 
-THRESHOLDS = ("1e-02", "1e-03", "1e-04", "1e-05", "1e-06")
-
-
 def print_tables(problems: dict) -> None:
-    """Print one compact table per problem: final metric, iterations, times to thresholds."""
+    """Print one compact table per problem: final metric, iterations, times to thresholds.
+
+    The times are the suite's own ``time_to`` entries, keyed by threshold.
+    """
     for name, problem in problems.items():
+        thresholds = list(next(iter(problem["optimizers"].values()))["time_to"])
         print(f"\n{name} ({problem['metric']}):\n")
         print("| Optimizer | Final metric | Iterations | Warm-up (s) | "
-              + " | ".join(f"To {t} (s)" for t in THRESHOLDS) + " |")
-        print("|---|---|---|---|" + "---|" * len(THRESHOLDS))
+              + " | ".join(f"To {t} (s)" for t in thresholds) + " |")
+        print("|---|---|---|---|" + "---|" * len(thresholds))
         for key, data in problem["optimizers"].items():
-            times = [_seconds(time_to_reach(data, float(t))) for t in THRESHOLDS]
+            times = [_seconds(data["time_to"][t]) for t in thresholds]
             print(f"| {key} | {_final(data):.3e} | {data['iterations']} | "
                   f"{data['warmup_seconds']:.2f} | " + " | ".join(times) + " |")
 
