@@ -188,9 +188,9 @@ def budget_table(args) -> None:
             reached = np.flatnonzero(result.history["cost"] <= TARGET_COST)
             to_target = float(result.history["time"][reached[0]]) if reached.size else None
             times[(path, svd)] = to_target
-            shown = "never" if to_target is None else f"{to_target:.2f}"
+            to_target_text = "never" if to_target is None else f"{to_target:.2f}"
             chosen = result.jacobian_method.split(":")[0]
-            print(f"{path:<12} {svd:<11} {shown:>10} {result.time:>8.2f} {result.nit:>5} "
+            print(f"{path:<12} {svd:<11} {to_target_text:>10} {result.time:>8.2f} {result.nit:>5} "
                   f"{result.cost:>10.2e} {case.relative_l2_error(result.params):>10.2e}  "
                   f"{chosen}")
         fixed = [t for key, t in times.items() if key[0] != "auto" and t is not None]

@@ -45,7 +45,7 @@ params = {"net": init_mlp(jax.random.PRNGKey(0), [1, 16, 16, 1]), "k": jnp.array
 result = sv.minimize(problem, params, time_limit=30)
 
 k = float(result.params["k"])
-# With fewer residuals (60) than parameters (322) the cutoff leaves directions
-# out, and the message may report that (status -8); k is what this fit is for.
+# There are fewer residuals (60) than parameters (322), so the cutoff leaves
+# directions out and the status may be -8. The identified k is what matters.
 print(result.message)
 print(f"k: identified {k:.8f}, true {K_TRUE}, relative error {abs(k - K_TRUE) / K_TRUE:.2e}")
