@@ -67,7 +67,7 @@ def init_state(residual_fn: Callable, jacobian_fn: Callable, x0, settings: LoopS
     jacobian = jacobian_fn(x0)
     factors = _factor(jacobian)
     control = ctl.init_control(settings.control, factors, settings.lr)
-    control = ctl.ControlState(*(jnp.asarray(v, x0.dtype) for v in control))
+    control = ctl.ControlState(*(jnp.asarray(v, x0.dtype) for v in control[:3]), ())
     cost = 0.5 * residual @ residual
     state = LoopState(
         x0, residual, cost, jacobian, factors, control,
@@ -87,10 +87,10 @@ def _point_status(state: LoopState, settings: LoopSettings):
 
 def step(state: LoopState, residual_fn: Callable, jacobian_fn: Callable, settings: LoopSettings):
     """Run one iteration: propose, evaluate, accept or reject, test for termination."""
-    steps, predicted, _ = ctl.propose(
+    steps, predicted = ctl.propose(
         settings.control, state.factors, state.residual, state.control,
         settings.rank, settings.rtol,
-    )
+    )[:2]
     trials = state.x[None, :] + steps
     trial_residuals = jax.vmap(residual_fn)(trials)
     trial_costs = 0.5 * jnp.sum(trial_residuals**2, axis=1)

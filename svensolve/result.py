@@ -21,6 +21,7 @@ class Status(enum.IntEnum):
     FTOL = 2
     XTOL = 3
     FTOL_XTOL = 4
+    ROUNDING = 5
     MAX_ITER = -2
     TIME_LIMIT = -3
     INTERRUPTED = -4
@@ -37,6 +38,10 @@ MESSAGES = {
     Status.FTOL: "`ftol` termination condition is satisfied.",
     Status.XTOL: "`xtol` termination condition is satisfied.",
     Status.FTOL_XTOL: "Both `ftol` and `xtol` termination conditions are satisfied.",
+    Status.ROUNDING: (
+        "The residual is at rounding level: no step lowers the cost, and its norm is "
+        "below 1e4 * eps times the norm at the start."
+    ),
     Status.MAX_ITER: "The maximum number of iterations is reached.",
     Status.TIME_LIMIT: "The time limit is reached.",
     Status.INTERRUPTED: "Interrupted by the user (KeyboardInterrupt); the best point is returned.",
@@ -58,7 +63,7 @@ MESSAGES = {
 }
 
 HISTORY_FIELDS = (
-    "cost", "time", "rank", "damping", "step_length", "gain_ratio", "nfev", "accepted"
+    "cost", "time", "rank", "rtol", "damping", "step_length", "gain_ratio", "nfev", "accepted"
 )
 
 
@@ -72,7 +77,8 @@ class Result(OptimizeResult):
 
     svensolve adds ``params`` (the best point in the caller's pytree),
     ``history`` (a dict of per-iteration arrays: ``cost``, ``time`` in
-    seconds since the start, ``rank`` used, ``damping``, ``step_length``,
+    seconds since the start, ``rank`` used, the cutoff ``rtol`` of the step,
+    ``damping``, ``step_length``,
     ``gain_ratio``, ``nfev``, and per-condition costs under
     ``"cost:<name>"``), ``singular_values`` (of the last Jacobian),
     ``condition_costs`` (a dict name -> cost at ``x``), ``time`` (seconds) and

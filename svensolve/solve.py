@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 # accepted steps in a row shorter than 2**-FALLBACK_LOG2_LENGTH.
 FALLBACK_SHORT_STEPS = 3
 FALLBACK_LOG2_LENGTH = 16
+# A residual norm below this many eps times its start value is rounding
+# noise (`Solver._at_rounding_level`).
+ROUNDING_SHARE = 1e4
 
 
 class Iterate(NamedTuple):
@@ -114,6 +117,7 @@ class _Run:
         self._configure(x0, *jacobian.shape)
         point = _Point(x0, residual, self.loss.cost(residual))
         self.best = self.point = point
+        self.start_cost = point.cost
         self.best_jacobian, self.best_jacobian_point = jacobian, point
         if saved is not None:
             self._restore_state(saved)
@@ -204,6 +208,7 @@ class _Run:
             # Fixed characteristic scales: the step is taken in x / x_scale.
             self.fixed_column_scale = 1.0 / np.asarray(options.x_scale, dtype=x0.dtype)
         self.control = _choose_control(options.control, n, p)
+        self.cutoffs = self._cutoff_ladder(n, p, x0.dtype)
         if self.control == "trust-region" and options.lr != 1.0:
             warnings.warn(
                 f"lr={options.lr!r} has no effect with the trust-region control, whose "
@@ -230,6 +235,34 @@ class _Run:
                 "max_iter, max_nfev or time_limit; all are None"
             )
 
+    def _cutoff_ladder(self, n: int, p: int, dtype) -> tuple:
+        """Cutoffs the line search tries at each step, largest first.
+
+        With the default rtol and exact factors of a dense J, the ladder runs
+        from the default 1e-7 down to rounding level ``eps * max(n, p)``
+        (`svensolve.control.cutoff_ladder`). The 1e-7 direction makes fast
+        early progress, but on the 2D Poisson PINN it alone stalled near a
+        cost of 1e-12 (relative L2 error 3e-7 with seed 0, 3e-4 with seeds 1
+        and 3); the ladder reached errors of 1e-12 to 2e-12 with seeds 0
+        and 1. Operator paths and randomized factors resolve
+        small singular values only to about ``sqrt(eps) * s_max``, so they
+        keep the single cutoff, as does an rtol given by the caller.
+        """
+        options = self.options
+        exact = (
+            (self.evaluator.choice is None or self.evaluator.choice.method == "dense")
+            and options.svd in ("auto", "exact")
+            and options.rank is None
+            and options.rtol is None
+        )
+        if not exact:
+            return (self.rtol,)
+        return ctl.cutoff_ladder(self.rtol, float(np.finfo(dtype).eps) * max(n, p))
+
+    def _smallest_cutoff(self) -> float:
+        """The rtol of the termination tests: the smallest one the steps may use."""
+        return self.cutoffs[-1] if self.control == "line-search" else self.rtol
+
     def _save_final_checkpoint(self) -> None:
         """Write the last checkpoint; a failure is logged so the result is still returned."""
         try:
@@ -253,7 +286,7 @@ class _Run:
         drawn = True
         state = self.control_state
         if state is None:
-            state = ctl.init_control(self.control, factors, options.lr)
+            state = ctl.init_control(self.control, factors, options.lr, len(self.cutoffs))
         while True:
             if self.resample and not drawn:
                 point, work, work_jacobian, factors = self._draw_sample(point)
@@ -268,17 +301,23 @@ class _Run:
             if status is not None:
                 return status
 
-            steps, predicted, rank_used = ctl.propose(
-                self.control, factors, work.residual, state, options.rank, self.rtol
+            proposal = ctl.propose(
+                self.control, factors, work.residual, state, options.rank,
+                self.cutoffs if self.control == "line-search" else self.rtol,
             )
-            steps, predicted = self._fit_budget(steps, predicted)
+            steps, predicted = self._fit_budget(proposal.steps), proposal.predicted
             trials = (point.x[None, :] + steps).astype(point.x.dtype, copy=False)
             if self.box is not None:
                 trials = bounds.project(self.box, trials)
-                predicted = _model_reduction(work, work_jacobian, trials - point.x[None, :])
+                projected = _model_reduction(work, work_jacobian, trials - point.x[None, :])
+                predicted = np.concatenate([projected, predicted[trials.shape[0]:]])
             trial_residuals = self.evaluator.trial_residuals(trials)
             self.nfev += trials.shape[0]
             trial_costs = np.array([self.loss.cost(r) for r in trial_residuals])
+            # Trials cut by max_nfev count as failed, so each rung keeps its grid.
+            trial_costs = np.concatenate(
+                [trial_costs, np.full(proposal.steps.shape[0] - trials.shape[0], np.inf)]
+            )
             # A zero predicted reduction gives an infinite gain ratio, and the
             # damping may grow past float range before the solve gives up:
             # both are handled, so their overflow warnings would only alarm.
@@ -305,7 +344,7 @@ class _Run:
             self.nit += 1
 
             if index < 0:
-                self._record(point, rank_used, state, gain_ratio, accepted=False)
+                self._record(point, proposal, 0, state, gain_ratio, accepted=False)
                 self.rejected_draws += 1
                 fraction = self.options.param_fraction
                 if fraction < 1.0 and self.rejected_draws <= np.ceil(3.0 / fraction):
@@ -320,7 +359,7 @@ class _Run:
                     return self._status_without_progress(work, work_jacobian, factors)
                 point, jacobian = rescued
                 work, work_jacobian, factors = self._factor_at(point, jacobian)
-                state = ctl.init_control(self.control, factors, options.lr)
+                state = ctl.init_control(self.control, factors, options.lr, len(self.cutoffs))
                 continue
 
             self.rejected_draws = 0
@@ -329,12 +368,12 @@ class _Run:
             if self.resample:
                 # The next iteration draws a sample and evaluates J there.
                 self.best = point
-                self._record(point, rank_used, state, gain_ratio, accepted=True)
+                self._record(point, proposal, index, state, gain_ratio, accepted=True)
                 continue
             jacobian = new_jacobian
             self._offer_best(point, jacobian)
             work, work_jacobian, factors = self._factor_at(point, jacobian)
-            self._record(point, rank_used, state, gain_ratio, accepted=True)
+            self._record(point, proposal, index, state, gain_ratio, accepted=True)
 
     def _offer_best(self, point: _Point, jacobian) -> None:
         """Keep ``point`` and its Jacobian as the best point if its cost is lower."""
@@ -361,7 +400,9 @@ class _Run:
         """
         if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
             return None
-        gauss_newton = sven_direction(factors, work.residual, 1.0, self.options.rank, self.rtol)
+        gauss_newton = sven_direction(
+            factors, work.residual, 1.0, self.options.rank, self._smallest_cutoff()
+        )
         x = bounds.project(self.box, point.x + gauss_newton.step)
         residual = self.evaluator.residual(x)
         self.nfev += 1
@@ -440,7 +481,10 @@ class _Run:
             "residual": self.point.residual,
             "best_x": self.best.x,
             "control": np.array(self.control),
-            "control_state": np.array([np.nan] * 3 if state is None else [float(v) for v in state]),
+            "control_state": np.array(
+                [np.nan] * 3 if state is None
+                else [float(v) for v in (*state[:3], *state.lower_lengths)]
+            ),
             "column_scale": np.array([]) if self.column_scale is None else self.column_scale,
             "counters": np.array([self.nit, self.nfev, self.njev]),
             "elapsed": np.array(self.elapsed()),
@@ -477,7 +521,8 @@ class _Run:
             )
         values = saved["control_state"]
         if not np.any(np.isnan(values)):
-            self.control_state = ctl.ControlState(*(float(v) for v in values))
+            values = [float(v) for v in values]
+            self.control_state = ctl.ControlState(*values[:3], tuple(values[3:]))
         if saved["column_scale"].size:
             self.column_scale = saved["column_scale"]
         best_x = saved["best_x"].astype(self.point.x.dtype)
@@ -589,7 +634,9 @@ class _Run:
             return Status.GTOL if np.any(self.active) else Status.ZERO_JACOBIAN
         gtol_holds = self._gtol_holds(point, jacobian)
 
-        gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
+        gauss_newton = sven_direction(
+            factors, point.residual, 1.0, self.options.rank, self._smallest_cutoff()
+        )
         ftol, xtol = self.tolerances["ftol"], self.tolerances["xtol"]
         # None switches a test off, as in scipy.
         ftol_holds = ftol is not None and gauss_newton.predicted_reduction <= ftol * point.cost
@@ -606,10 +653,14 @@ class _Run:
             return Status.GTOL
         # Columns held on a bound are zero, so they are not directions the cutoff dropped.
         free = jacobian.shape[1] - int(np.count_nonzero(self.active))
-        if gauss_newton.rank < min(jacobian.shape[0], free) and not self._gtol_holds_at_best():
+        # A ladder ends at rounding level, so its steps cut no direction by
+        # choice; the trust region it may fall back to cuts to regularise.
+        ladder = len(self.cutoffs) > 1
+        cut = gauss_newton.rank < min(jacobian.shape[0], free) and not ladder
+        if cut and not self._gtol_holds_at_best():
             # Converged only on the kept subspace while r still leans on a cut
             # direction: calling this success would hide a wrong result.
-            return Status.PLATEAU
+            return Status.ROUNDING if self._at_rounding_level(point) else Status.PLATEAU
         if ftol_holds and xtol_holds:
             return Status.FTOL_XTOL
         return Status.FTOL if ftol_holds else Status.XTOL
@@ -644,12 +695,11 @@ class _Run:
             return Status.TIME_LIMIT
         return None
 
-    def _fit_budget(self, steps, predicted):
+    def _fit_budget(self, steps):
         """Drop trial steps that would exceed ``max_nfev``, so it is a hard budget."""
         if self.options.max_nfev is None:
-            return steps, predicted
-        left = self.options.max_nfev - self.nfev
-        return steps[:left], predicted[:left]
+            return steps
+        return steps[: self.options.max_nfev - self.nfev]
 
     def _polish(self, point: _Point, step: np.ndarray, jacobian) -> None:
         """Try the final undamped step once; keep it unless it raises the cost.
@@ -689,7 +739,9 @@ class _Run:
         finely than that. Measured on NIST Thurber start 2: 7.4 digits, a
         predicted relative reduction of 9e-15 that no step achieved.
         """
-        gauss_newton = sven_direction(factors, point.residual, 1.0, self.options.rank, self.rtol)
+        gauss_newton = sven_direction(
+            factors, point.residual, 1.0, self.options.rank, self._smallest_cutoff()
+        )
         eps = np.finfo(point.x.dtype).eps
         resolution = np.sqrt(eps)
         status = Status.NO_PROGRESS
@@ -701,11 +753,24 @@ class _Run:
         small_gain = gauss_newton.predicted_reduction <= resolution * point.cost
         if small_gain and self.tolerances["ftol"] is not None:
             status = Status.FTOL
+        if status == Status.NO_PROGRESS and self._at_rounding_level(point):
+            status = Status.ROUNDING
         if status != Status.NO_PROGRESS:
             # The damped steps failed on rounding, but the undamped one may
             # still move x closer: in float32 it recovers the last digits.
             self._polish(point, gauss_newton.step, jacobian)
         return status
+
+    def _at_rounding_level(self, point: _Point) -> bool:
+        """Return whether ||r|| fell below ``ROUNDING_SHARE * eps`` times its start value.
+
+        A residual that can vanish (a PINN, an interpolating fit) ends as
+        rounding noise whose direction is random, so the gtol test fails and
+        the cut directions seem to matter. The getting-started PINN stopped at
+        89 eps, the 2D Poisson PINN at about 4,000 eps of its start norm.
+        """
+        eps = float(np.finfo(point.x.dtype).eps)
+        return point.cost <= (ROUNDING_SHARE * eps) ** 2 * self.start_cost
 
     def _cannot_progress(self, point: _Point, factors, state) -> bool:
         """Return whether the control has shrunk its step to nothing after rejections."""
@@ -713,19 +778,22 @@ class _Run:
         if control == "trust-region":
             return float(state.damping) > 1e30 * float(factors.s[0]) ** 2
         if control == "line-search":
-            return float(state.step_length) <= np.finfo(point.x.dtype).eps
+            lengths = (state.step_length, *state.lower_lengths)
+            return max(float(v) for v in lengths) <= np.finfo(point.x.dtype).eps
         # A fixed step that gave a non-finite point would do so again.
         return True
 
-    def _record(self, point: _Point, rank_used, state, gain_ratio, accepted: bool) -> None:
+    def _record(self, point: _Point, proposal, index, state, gain_ratio, accepted: bool) -> None:
+        """Append a history row for the trial ``index`` of ``proposal`` (0 when rejected)."""
         blocks = self.evaluator.blocks
         condition_costs = condition_cost_map(blocks, point.residual)
         row = {
             "cost": point.cost,
             "time": self.elapsed(),
-            "rank": int(rank_used),
+            "rank": int(proposal.ranks[index]),
+            "rtol": float(proposal.cutoffs[index]),
             "damping": float(state.damping),
-            "step_length": float(state.step_length),
+            "step_length": float(proposal.lengths[index]),
             "gain_ratio": float(gain_ratio),
             "nfev": self.nfev,
             "accepted": accepted,

@@ -38,8 +38,8 @@ def test_none_tolerances_switch_tests_off():
                               gtol=None, max_nfev=60)
 
     # The exact fit leaves no step that lowers the cost, so the solve stops there,
-    # but not with a test that was switched off.
-    assert result.status in (Status.MAX_NFEV, Status.NO_PROGRESS)
+    # but not with a test that was switched off: the residual is rounding noise.
+    assert result.status in (Status.MAX_NFEV, Status.NO_PROGRESS, Status.ROUNDING)
     np.testing.assert_allclose(result.x, [4.0, 1.1, 0.3], rtol=1e-10)
 
 

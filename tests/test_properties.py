@@ -149,10 +149,14 @@ def two_scale_systems(draw, kinds=SCALED_KINDS):
 
 
 def solver_cutoff(rows: int, cols: int) -> float:
-    """The solver's default relative singular-value cutoff ``rtol`` (docs/solver.md)."""
-    if rows >= cols:
-        return FLOAT64_EPS * max(rows, cols)
-    return max(1e-7, 10 * FLOAT64_EPS * max(rows, cols))
+    """The smallest relative singular-value cutoff the solver's default steps use.
+
+    For rows >= cols that is the default ``rtol``, numpy's ``eps * max(n, p)``.
+    For rows < cols the line search's ladder of cutoffs runs from 1e-7 down to
+    the same value, and on a linear system the full step at the smallest one
+    removes the most cost, so it is taken (docs/solver.md).
+    """
+    return FLOAT64_EPS * max(rows, cols)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,16 +180,13 @@ class Reference:
 
 
 def lstsq_reference(matrix: np.ndarray, rhs: np.ndarray) -> Reference:
-    """Minimum-norm least-squares solution with the solver's default cutoff.
+    """Minimum-norm least-squares solution with the solver's smallest default cutoff.
 
-    For rows >= cols that cutoff is numpy's ``rcond=None``, eps * max(n, p).
-    For rows < cols the solver drops singular values below 1e-7 * s_max on
-    purpose (a regularisation for PINNs, docs/solver.md), so the reference
-    drops them too. Both cutoffs give the same x* when cond(A) < 1e7.
+    That cutoff is numpy's ``rcond=None``, eps * max(n, p) (`solver_cutoff`).
     """
     rows, cols = matrix.shape
     cutoff = solver_cutoff(rows, cols)
-    x = np.linalg.lstsq(matrix, rhs, rcond=None if rows >= cols else cutoff)[0]
+    x = np.linalg.lstsq(matrix, rhs, rcond=None)[0]
     residual = matrix @ x - rhs
     singular_values = np.linalg.svd(matrix, compute_uv=False)
     above_cutoff = singular_values[singular_values > cutoff * singular_values[0]]

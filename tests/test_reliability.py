@@ -57,7 +57,7 @@ def test_every_status_has_a_message_and_scipy_sign(status):
     from svensolve.result import MESSAGES
 
     assert MESSAGES[status]
-    assert (status > 0) == (status in (1, 2, 3, 4))
+    assert (status > 0) == (status in (1, 2, 3, 4, 5))
 
 
 def test_interrupt_during_first_factorisation_returns_start(monkeypatch):
