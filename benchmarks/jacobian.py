@@ -44,6 +44,7 @@ PATHS = (
     ("dense", "randomized"),
     ("streamed", "gram"),
     ("streamed", "randomized"),
+    ("streamed", "single-pass"),
     ("streamed", "krylov"),
     ("matrix-free", "randomized"),
 )

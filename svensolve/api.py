@@ -75,7 +75,10 @@ def minimize(
     rtol : float, optional
         Singular values below ``rtol * s_max`` are dropped. Default: rounding
         level ``eps * max(n, p)`` when there are at least as many residuals as
-        parameters, else 1e-7 (measured best on the 2D Poisson PINN).
+        parameters, else 1e-7, and then the line search on a dense J also
+        tries the cutoffs 1e-9, 1e-11 and ``eps * max(n, p)`` at each step
+        (see docs/solver.md; measured on the 2D Poisson PINN). A given rtol is
+        the only cutoff.
     lr : float
         Step length of the ``"fixed"`` control (the paper's learning rate).
     control : {"auto", "trust-region", "line-search", "fixed"}
@@ -134,11 +137,14 @@ def minimize(
         default ftol is 1e-15 (scipy: 1e-8), because a cost converged to
         8 digits leaves parameters with only about 4 to 6, so by default
         xtol and gtol decide.
-    svd : {"auto", "exact", "randomized", "krylov", "gram"}
+    svd : {"auto", "exact", "randomized", "single-pass", "krylov", "gram"}
         Factorisation of J. On the dense path "auto" is randomized when
         rank < min(n, p) / 4, else exact. On the streamed path "auto" is
         "gram" when the Gram matrix fits and no small rank is given, else
         "randomized"; "exact" means "gram" there, since J is never whole.
+        "single-pass" is the randomized range finder without power
+        iterations: on the streamed path it builds each row block of J once
+        per step instead of twice, for a less accurate subspace.
     x_scale : {"auto", "jac", "none"}
         "jac" scales each parameter by its Jacobian column norm (the running
         maximum, as MINPACK does), so the step does not depend on parameter

@@ -43,6 +43,10 @@ LINE_SEARCH_GRID = 8
 # 1e-12; on the 5D Poisson PINN 0.1 stalled at 4.5e-3 while 0.3 reached
 # 1.0e-5, near the 8.9e-6 of the single cutoff 1e-7.
 RUNG_SHARE = 0.3
+# Growth of a grid's base when its longest length was the best: 8 reaches
+# cost 1e-4 on the 2D Poisson PINN in 9.4 s (seed 0) and 7.4 s (seed 1),
+# against 11.9 s and 10.1 s when every grid grows one notch at a time.
+TOP_GROWTH = 8.0
 
 
 class ControlState(NamedTuple):
@@ -175,7 +179,10 @@ def _update_line_search(xp, state: ControlState, cost, safe_costs, predicted):
     )
 
     bases = xp.stack([xp.asarray(state.step_length), *map(xp.asarray, state.lower_lengths)])
-    grown = xp.minimum(1.0, 2.0 * bases * 0.5**best_per_rung)
+    # A best length at the top of its grid may be short of the best length
+    # overall: the next grid then reaches 3 notches higher.
+    factor = xp.where(best_per_rung == 0, TOP_GROWTH, 2.0)
+    grown = xp.minimum(1.0, factor * bases * 0.5**best_per_rung)
     lowered = bases * 0.5**LINE_SEARCH_GRID
     lengths = xp.where(reductions > 0, grown, lowered)
     next_state = state._replace(step_length=lengths[0], lower_lengths=tuple(lengths[1:]))

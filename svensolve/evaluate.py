@@ -86,6 +86,10 @@ def from_problem(problem: Problem, params, jacobian: str = "auto", *, rank=None,
 # then already known, and the extra Jacobian work on rejected trial points is
 # negligible at that size.
 FUSED_MAX_ENTRIES = 100_000
+# Trial points evaluated together by one vmap. On the 2D Poisson PINN (2-core
+# CPU, jax 0.10.2) one vmap over 32 trials took 70 ms and over 8 took 4.4 ms;
+# lax.map over the 32 in batches of 8 took 10.5 ms.
+TRIAL_BATCH = 8
 
 
 def _compile(problem: Problem, params, unravel, choice: JacobianChoice) -> Evaluator:
@@ -105,7 +109,11 @@ def _compile(problem: Problem, params, unravel, choice: JacobianChoice) -> Evalu
         return _fused_evaluator(problem, residual, jacobian, blocks, state)
 
     residual_jit = jax.jit(residual)
-    batched_jit = jax.jit(jax.vmap(residual, in_axes=(0, None)))
+    batched_jit = jax.jit(
+        lambda trials, points: jax.lax.map(
+            lambda x: residual(x, points), trials, batch_size=TRIAL_BATCH
+        )
+    )
     if choice.method == "streamed":
         plan = rows.RowPlan(problem, blocks, unravel, choice.chunk_rows)
 

@@ -16,7 +16,7 @@ from svensolve.control import CONTROLS
 from svensolve.loss import RobustLoss
 from svensolve.memory import JACOBIAN_PATHS
 
-SVD_METHODS = ("auto", "exact", "randomized", "krylov", "gram")
+SVD_METHODS = ("auto", "exact", "randomized", "single-pass", "krylov", "gram")
 X_SCALES = ("auto", "jac", "none")
 
 

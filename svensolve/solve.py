@@ -611,7 +611,7 @@ class _Run:
                 jacobian, choice.rank, choice.svd, options.seed, choice.memory_limit // 4,
                 rtol=self.rtol,
             )
-        if options.svd in ("gram", "krylov"):
+        if options.svd in ("gram", "krylov", "single-pass"):
             rank = min(jacobian.shape) if options.rank is None else options.rank
             return operator_factors(ArrayOperator(jacobian), rank, options.svd, options.seed)
         return truncated_svd(jacobian, options.rank, options.svd, options.seed)

@@ -19,6 +19,7 @@ from svensolve.linalg.implicit import (
     gram_factors,
     operator_factors,
     randomized_factors,
+    single_pass_factors,
 )
 from svensolve.linalg.operator import largest_column_projection
 from svensolve.memory import choose_jacobian
@@ -205,6 +206,31 @@ def test_streamed_two_pass_sketch(small):
     assert np.max(exact - factors.s) <= 10 * np.max(exact - four_pass.s) + 1e-12
     # Factors of J Q Q^T: the left factor times s is J times the right factor.
     np.testing.assert_allclose(factors.u * factors.s, jac @ factors.v, rtol=1e-10, atol=1e-12)
+
+
+def test_single_pass_sketch_matches_exact_svd():
+    # J of rank 40 is caught whole by a sketch of width 40, so the factors are exact.
+    jac, values = _well_conditioned(60, 40)
+    residual = np.random.default_rng(4).standard_normal(60)
+    factors = operator_factors(ArrayOperator(jac), 40, "single-pass")
+    np.testing.assert_allclose(factors.s, values, rtol=1e-10)
+    direction = sven_direction(factors, residual)
+    expected = -np.linalg.lstsq(jac, residual, rcond=None)[0]
+    np.testing.assert_allclose(direction.step, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_streamed_single_pass_sketch(small):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params)
+    factors = operator_factors(op, 8, "single-pass", seed=3)
+    assert op.passes == 1
+    same = single_pass_factors(ArrayOperator(jac), 8, seed=3)
+    np.testing.assert_allclose(factors.s, same.s, rtol=1e-9)
+    exact = np.linalg.svd(jac, compute_uv=False)[:8]
+    # Values of Q Q^T J are lower bounds of the exact ones.
+    assert np.all(factors.s <= exact * (1 + 1e-12))
+    # Factors of Q Q^T J: J^T times the left factor is the right factor times s.
+    np.testing.assert_allclose(jac.T @ factors.u, factors.v * factors.s, rtol=1e-8, atol=1e-10)
 
 
 def test_small_rtol_keeps_four_pass_sketch(small):

@@ -6,6 +6,9 @@ Three methods, each returning `Factors` with ``J ~= u @ diag(s) @ v.T``:
   iterations. Cost: ``2 + 2 q`` passes over J (q power iterations), each a
   product with ``rank + oversampling`` columns, or 2 passes for q = 1 when
   rtol allows (`_two_pass_factors`).
+- ``"single-pass"``: the range finder without power iterations, with both
+  products it needs, ``Y = J Omega`` and ``J^T Y``, formed in one pass
+  (`single_pass_factors`).
 - ``"krylov"``: randomized block Krylov. It makes the same passes, but it keeps
   every block of the power sequence in the basis instead of only the last, so
   the leading singular values come out more accurately for the same work.
@@ -25,7 +28,7 @@ from svensolve.linalg.dense import Factors
 from svensolve.linalg.operator import ImplicitRightFactor, JacobianOperator
 from svensolve.linalg.threads import one_thread_if_small
 
-OPERATOR_METHODS = ("randomized", "krylov", "gram")
+OPERATOR_METHODS = ("randomized", "single-pass", "krylov", "gram")
 
 
 class ArrayOperator(JacobianOperator):
@@ -132,6 +135,33 @@ def _two_pass_factors(operator: JacobianOperator, test: np.ndarray, rank: int) -
     return Factors(left[:, :k], s[:k], basis @ wt[:k].T)
 
 
+def single_pass_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
+                        seed: int = 0) -> Factors:
+    """Leading ``rank`` singular triplets from one pass over J.
+
+    With ``Y = J Omega = Q R``, the projection of J onto the range basis Q is
+    ``Q^T J = (J^T Y R^{-1})^T``, and ``J^T Y`` is summed over row blocks in
+    the same pass that forms Y. This is the range finder without power
+    iterations, so its subspace is less accurate than `randomized_factors`'
+    when the spectrum decays slowly, and ``R^{-1}`` amplifies rounding in the
+    directions with s below about ``sqrt(eps) * s_max``: use it when rtol
+    cuts those.
+    """
+    width = sketch_width(rank, operator.shape, oversampling)
+    rng = np.random.default_rng(seed)
+    test = rng.standard_normal((operator.shape[1], width)).astype(operator.dtype)
+    product, normal = operator.range_and_normal_matmat(test)
+    with one_thread_if_small(*product.shape):
+        basis, triangle = np.linalg.qr(product)
+    # Q^T J = R^{-T} (J^T Y)^T, transposed: (p, width).
+    projected = scipy.linalg.solve_triangular(triangle, normal.T, trans="T").T
+    with one_thread_if_small(*projected.shape):
+        v, s, wt = scipy.linalg.svd(projected, full_matrices=False, check_finite=False)
+    k = min(rank, s.size)
+    operator.spectral_norm = float(s[0]) if s.size else 0.0
+    return Factors(basis @ wt[:k].T, s[:k], v[:, :k])
+
+
 def block_krylov_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
                          depth: int = 1, seed: int = 0) -> Factors:
     """Leading ``rank`` singular triplets from a block Krylov basis of depth ``depth``.
@@ -211,6 +241,8 @@ def operator_factors(operator: JacobianOperator, rank: int | None, method: str,
     if method == "randomized":
         two_pass = rtol >= np.sqrt(np.finfo(operator.dtype).eps)
         return randomized_factors(operator, rank, seed=seed, two_pass=two_pass)
+    if method == "single-pass":
+        return single_pass_factors(operator, rank, seed=seed)
     if method == "krylov":
         return block_krylov_factors(operator, rank, seed=seed)
     raise ValueError(f"svd must be one of {OPERATOR_METHODS} for an operator, got {method!r}")

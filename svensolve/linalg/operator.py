@@ -64,6 +64,14 @@ class JacobianOperator(abc.ABC):
         """
         return self.rmatmat(self.matmat(block))
 
+    def range_and_normal_matmat(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``J @ block`` and ``J.T @ (J @ block)`` for a (p, m) block, scales applied.
+
+        Paths that build rows override this to form both products in one pass.
+        """
+        product = self.matmat(block)
+        return product, self.rmatmat(product)
+
     def column_norms(self) -> np.ndarray:
         """Euclidean norm of each column; subclasses that cannot afford it raise."""
         raise NotImplementedError(f"{type(self).__name__} does not compute column norms")

@@ -152,6 +152,16 @@ class StreamedJacobian(JacobianOperator):
             total = total + jnp.matmul(rows.T, product, precision=HIGHEST)
         return self._scale_transposed_output(np.asarray(total))
 
+    def range_and_normal_matmat(self, block):
+        block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
+        product = np.empty((self.shape[0], block.shape[1]), dtype=self.dtype)
+        total = jnp.zeros((self.shape[1], block.shape[1]), dtype=self.dtype)
+        for chunk, rows in self._stream():
+            rows_product = jnp.matmul(rows, block, precision=HIGHEST)
+            product[chunk.start : chunk.stop] = np.asarray(rows_product)
+            total = total + jnp.matmul(rows.T, rows_product, precision=HIGHEST)
+        return product, self._scale_transposed_output(np.asarray(total))
+
     def column_norms(self):
         if self._squares is None:
             for _ in self._stream():
