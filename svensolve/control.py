@@ -39,13 +39,13 @@ MIN_DAMPING_SHRINK = 1.0 / 3.0
 LINE_SEARCH_GRID = 8
 # With a ladder of cutoffs, the smallest cutoff whose best trial reaches this
 # share of the largest cost reduction gives the step. On the 2D Poisson PINN
-# (seeds 0 and 1, 30 s) shares 0.1, 0.3 and 0.5 all reached errors near
-# 1e-12; on the 5D Poisson PINN 0.1 stalled at 4.5e-3 while 0.3 reached
-# 1.0e-5, near the 8.9e-6 of the single cutoff 1e-7.
+# (two initial networks, 30 s) shares 0.1, 0.3 and 0.5 all reached errors
+# near 1e-12. On the 5D Poisson PINN 0.1 stalled at 4.5e-3, while 0.3
+# reached 1.0e-5, near the 8.9e-6 of the single cutoff 1e-7.
 RUNG_SHARE = 0.3
-# Growth of a grid's base when its longest length was the best: 8 reaches
-# cost 1e-4 on the 2D Poisson PINN in 9.4 s (seed 0) and 7.4 s (seed 1),
-# against 11.9 s and 10.1 s when every grid grows one notch at a time.
+# Growth of a grid's base when its longest length was the best. With 8, two
+# initial networks of the 2D Poisson PINN reached cost 1e-4 in 9.4 s and
+# 7.4 s. They took 11.9 s and 10.1 s when every grid grew one notch at a time.
 TOP_GROWTH = 8.0
 
 
@@ -121,7 +121,7 @@ def propose(control: str, factors, residual, state: ControlState, rank, cutoffs)
 
 
 def _line_search_rung(xp, factors, residual, base, rank, cutoff) -> Trials:
-    """The grid of one cutoff's direction: lengths ``base * 2**-j``."""
+    """Return the trials of one cutoff's direction at lengths ``base * 2**-j``."""
     direction = sven_direction(factors, residual, 1.0, rank, cutoff, 0.0)
     # In the residual's dtype, so that a float32 solve stays float32.
     lengths = (base * 0.5 ** xp.arange(LINE_SEARCH_GRID)).astype(residual.dtype)
@@ -164,7 +164,7 @@ def _update_line_search(xp, state: ControlState, cost, safe_costs, predicted):
 
     Each rung's next grid starts one notch above its best length, capped at
     1, when that length lowers the cost, so the search can grow back after
-    short steps; otherwise the grid moves down by its own length.
+    short steps. Otherwise the grid moves down by its own length.
     """
     per_rung = xp.reshape(safe_costs, (-1, LINE_SEARCH_GRID))
     best_per_rung = xp.argmin(per_rung, axis=1)

@@ -241,11 +241,11 @@ class _Run:
         With the default rtol and exact factors of a dense J, the ladder runs
         from the default 1e-7 down to rounding level ``eps * max(n, p)``
         (`svensolve.control.cutoff_ladder`). The 1e-7 direction makes fast
-        early progress, but on the 2D Poisson PINN it alone stalled near a
-        cost of 1e-12 (relative L2 error 3e-7 with seed 0, 3e-4 with seeds 1
-        and 3); the ladder reached errors of 1e-12 to 2e-12 with seeds 0
-        and 1. Operator paths and randomized factors resolve
-        small singular values only to about ``sqrt(eps) * s_max``, so they
+        early progress. But on the 2D Poisson PINN it alone stalled near a
+        cost of 1e-12 (relative L2 error 3e-7 from one initial network, 3e-4
+        from two others). The ladder reached errors of 1e-12 to 2e-12.
+        Operator paths and randomized factors resolve small singular values
+        only to about ``sqrt(eps) * s_max``, so they
         keep the single cutoff, as does an rtol given by the caller.
         """
         options = self.options
@@ -260,7 +260,7 @@ class _Run:
         return ctl.cutoff_ladder(self.rtol, float(np.finfo(dtype).eps) * max(n, p))
 
     def _smallest_cutoff(self) -> float:
-        """The rtol of the termination tests: the smallest one the steps may use."""
+        """Return the rtol of the termination tests: the smallest one the steps may use."""
         return self.cutoffs[-1] if self.control == "line-search" else self.rtol
 
     def _save_final_checkpoint(self) -> None:
@@ -654,7 +654,7 @@ class _Run:
         # Columns held on a bound are zero, so they are not directions the cutoff dropped.
         free = jacobian.shape[1] - int(np.count_nonzero(self.active))
         # A ladder ends at rounding level, so its steps cut no direction by
-        # choice; the trust region it may fall back to cuts to regularise.
+        # choice. The trust region it may fall back to cuts only to regularise.
         ladder = len(self.cutoffs) > 1
         cut = gauss_newton.rank < min(jacobian.shape[0], free) and not ladder
         if cut and not self._gtol_holds_at_best():
