@@ -113,10 +113,10 @@ def propose(control: str, factors, residual, state: ControlState, rank, cutoffs)
         return Trials(*(xp.concatenate(parts) for parts in zip(*rungs, strict=True)))
     lr = state.step_length if control == "fixed" else 1.0
     direction = sven_direction(factors, residual, lr, rank, cutoffs[0], state.damping)
-    one = xp.ones(1, dtype=residual.dtype)
+    ones = xp.ones(1, dtype=residual.dtype)
     return Trials(
-        direction.step[None, :], one * direction.predicted_reduction,
-        xp.reshape(direction.rank, (1,)), one * lr, one * cutoffs[0],
+        direction.step[None, :], ones * direction.predicted_reduction,
+        xp.reshape(direction.rank, (1,)), ones * lr, ones * cutoffs[0],
     )
 
 

@@ -87,7 +87,7 @@ def from_problem(problem: Problem, params, jacobian: str = "auto", *, rank=None,
 # negligible at that size.
 FUSED_MAX_ENTRIES = 100_000
 # Trial points evaluated together by one vmap. On the 2D Poisson PINN (2-core
-# CPU, jax 0.10.2) one vmap over 32 trials took 70 ms and over 8 took 4.4 ms;
+# CPU, jax 0.10.2) one vmap over 32 trials took 70 ms and over 8 took 4.4 ms.
 # lax.map over the 32 in batches of 8 took 10.5 ms.
 TRIAL_BATCH = 8
 

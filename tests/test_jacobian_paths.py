@@ -184,10 +184,18 @@ def test_sketches_match_exact_svd(method):
     np.testing.assert_allclose(direction.step, expected, rtol=1e-10, atol=1e-12)
 
 
-def test_two_pass_sketch_matches_exact_svd():
+SHORT_SKETCHES = {
+    "two-pass": lambda op: randomized_factors(op, rank=40, oversampling=0, two_pass=True),
+    "single-pass": lambda op: operator_factors(op, 40, "single-pass"),
+}
+
+
+@pytest.mark.parametrize("sketch", sorted(SHORT_SKETCHES))
+def test_short_sketch_matches_exact_svd(sketch):
+    # J of rank 40 is caught whole by a sketch of width 40, so the factors are exact.
     jac, values = _well_conditioned(60, 40)
     residual = np.random.default_rng(4).standard_normal(60)
-    factors = randomized_factors(ArrayOperator(jac), rank=40, oversampling=0, two_pass=True)
+    factors = SHORT_SKETCHES[sketch](ArrayOperator(jac))
     np.testing.assert_allclose(factors.s, values, rtol=1e-10)
     direction = sven_direction(factors, residual)
     expected = -np.linalg.lstsq(jac, residual, rcond=None)[0]
@@ -208,24 +216,13 @@ def test_streamed_two_pass_sketch(small):
     np.testing.assert_allclose(factors.u * factors.s, jac @ factors.v, rtol=1e-10, atol=1e-12)
 
 
-def test_single_pass_sketch_matches_exact_svd():
-    # J of rank 40 is caught whole by a sketch of width 40, so the factors are exact.
-    jac, values = _well_conditioned(60, 40)
-    residual = np.random.default_rng(4).standard_normal(60)
-    factors = operator_factors(ArrayOperator(jac), 40, "single-pass")
-    np.testing.assert_allclose(factors.s, values, rtol=1e-10)
-    direction = sven_direction(factors, residual)
-    expected = -np.linalg.lstsq(jac, residual, rcond=None)[0]
-    np.testing.assert_allclose(direction.step, expected, rtol=1e-10, atol=1e-12)
-
-
 def test_streamed_single_pass_sketch(small):
     problem, params, x0, jac, _ = small
     _, _, op, _ = _operator("streamed", problem, params)
     factors = operator_factors(op, 8, "single-pass", seed=3)
     assert op.passes == 1
-    same = single_pass_factors(ArrayOperator(jac), 8, seed=3)
-    np.testing.assert_allclose(factors.s, same.s, rtol=1e-9)
+    dense_sketch = single_pass_factors(ArrayOperator(jac), 8, seed=3)
+    np.testing.assert_allclose(factors.s, dense_sketch.s, rtol=1e-9)
     exact = np.linalg.svd(jac, compute_uv=False)[:8]
     # Values of Q Q^T J are lower bounds of the exact ones.
     assert np.all(factors.s <= exact * (1 + 1e-12))

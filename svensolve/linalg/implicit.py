@@ -155,11 +155,7 @@ def single_pass_factors(operator: JacobianOperator, rank: int, oversampling: int
         basis, triangle = np.linalg.qr(product)
     # Q^T J = R^{-T} (J^T Y)^T, transposed: (p, width).
     projected = scipy.linalg.solve_triangular(triangle, normal.T, trans="T").T
-    with one_thread_if_small(*projected.shape):
-        v, s, wt = scipy.linalg.svd(projected, full_matrices=False, check_finite=False)
-    k = min(rank, s.size)
-    operator.spectral_norm = float(s[0]) if s.size else 0.0
-    return Factors(basis @ wt[:k].T, s[:k], v[:, :k])
+    return _factors_from_projection(operator, basis, projected, rank)
 
 
 def block_krylov_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
@@ -260,7 +256,12 @@ def _factors_from_basis(operator: JacobianOperator, basis: np.ndarray, rank: int
     With ``B = Q^T J`` (computed as ``(J^T Q)^T``) and ``B = W S V^T``,
     ``J ~= (Q W) S V^T``.
     """
-    projected = operator.rmatmat(basis)  # (p, width) = B^T
+    return _factors_from_projection(operator, basis, operator.rmatmat(basis), rank)
+
+
+def _factors_from_projection(operator: JacobianOperator, basis: np.ndarray,
+                             projected: np.ndarray, rank: int) -> Factors:
+    """Factor ``B = Q^T J`` from ``projected = B^T`` (p, width): ``J ~= (Q W) S V^T``."""
     with one_thread_if_small(*projected.shape):
         v, s, wt = scipy.linalg.svd(projected, full_matrices=False, check_finite=False)
     k = min(rank, s.size)
