@@ -13,6 +13,11 @@ Three rules, each a pair of pure functions over a small `ControlState`:
 - ``"trust-region"``: Levenberg-Marquardt damping ``s / (s^2 + damping)``,
   adapted from the gain ratio (actual over predicted reduction) by Nielsen's
   rule; steps that do not lower the cost are rejected and the damping grows.
+  A trust radius bounds the length of the step in scaled variables: the
+  damping used is at least the one whose step fits in the radius. The radius
+  starts at the length of the scaled start point, as in scipy's "trf". A
+  rejection cuts it to a quarter of the rejected step's length. So the next
+  step is shorter even when the damping is still far below s_min^2.
   A rejection costs one residual evaluation because the factors are reused.
 
 `propose` returns the trial steps; `update` sees their costs and returns the
@@ -25,14 +30,33 @@ from typing import NamedTuple
 
 import numpy as np
 
-from svensolve.step import array_namespace, sven_direction
+from svensolve.step import array_namespace, filter_factors, sven_direction
 
 CONTROLS = ("trust-region", "line-search", "fixed")
 
-# Initial damping relative to s_max^2 (the tau of Levenberg-Marquardt codes).
-# On the 54 NIST StRD cases 1e-1 reached 6 digits on 52, 1e-3 and 1e-6 on 51
-# (BoxBOD start 1 then walks onto an underflow plateau).
+# Initial damping relative to s_max^2 (the tau of Levenberg-Marquardt codes)
+# where no trust radius is given: after the line search falls back, and in
+# `solve_jit`. Without the radius, on the 54 NIST StRD cases 1e-1 reached 6
+# digits on 52, 1e-3 and 1e-6 on 51.
 INITIAL_DAMPING = 1e-1
+# First trust radius, relative to ||D x0|| (D: the column scales). Measured
+# on the 54 NIST StRD cases (6 digits or more): 1 and 10 reach 54; 3 reaches
+# 53 (MGH17 start 1 ends at the stationary point that scipy's methods find
+# too); 0.3 reaches 52 and 100 reaches 51. Without a radius MGH10 start 1
+# failed at every first damping tried. MGH10 start 1 is solved with any of
+# the values of the three constants below; MGH17 start 1 only with these.
+INITIAL_RADIUS = 1.0
+# After a rejection the radius becomes this share of the rejected step's
+# length (0.1 and 0.5: 53 cases).
+RADIUS_SHRINK = 0.25
+# After a step whose gain ratio is above GOOD_GAIN the radius reaches this
+# multiple of the step's length (2 and 5: 53 cases).
+RADIUS_GROWTH = 3.0
+GOOD_GAIN = 0.75
+# Newton iterations on 1/||step(damping)|| - 1/radius (More and Hebden):
+# from below the root they converge monotonically, and a step a few percent
+# longer than the radius does no harm.
+RADIUS_ITERATIONS = 8
 # Nielsen's smallest damping factor after a very good step.
 MIN_DAMPING_SHRINK = 1.0 / 3.0
 # Step lengths tried at once by the line search: 1, 1/2, ..., 1/128.
@@ -53,7 +77,8 @@ class ControlState(NamedTuple):
     """Damping (absolute, in units of s^2), Nielsen's growth factor, step lengths.
 
     ``step_length`` is the base of the first (largest) cutoff's grid, and
-    ``lower_lengths`` those of the smaller cutoffs of a ladder, if any.
+    ``lower_lengths`` those of the smaller cutoffs of a ladder, if any. For
+    the trust region ``step_length`` is the trust radius (inf for none).
     """
 
     damping: float
@@ -63,13 +88,18 @@ class ControlState(NamedTuple):
 
 
 class Trials(NamedTuple):
-    """Trial steps as rows, with the model's reduction, rank, length and cutoff of each."""
+    """Trial steps as rows, with the model's reduction, rank, length, cutoff and damping of each.
+
+    A length is a step length along the direction, or for the trust region
+    the length of the step in scaled variables.
+    """
 
     steps: np.ndarray
     predicted: np.ndarray
     ranks: np.ndarray
     lengths: np.ndarray
     cutoffs: np.ndarray
+    dampings: np.ndarray
 
 
 def cutoff_ladder(rtol: float, floor: float) -> tuple:
@@ -85,17 +115,54 @@ def cutoff_ladder(rtol: float, floor: float) -> tuple:
     return tuple(ladder)
 
 
-def init_control(control: str, factors, lr: float, rungs: int = 1) -> ControlState:
-    """State before the first step; the damping scale comes from s_max^2.
+def init_control(control: str, factors, lr: float, rungs: int = 1, *, residual=None,
+                 radius: float = np.inf, rank=None, cutoff: float = 0.0) -> ControlState:
+    """Return the state before the first step.
 
-    ``rungs`` is the number of cutoffs the line search tries.
+    ``rungs`` is the number of cutoffs the line search tries. For the trust
+    region, a finite ``radius`` with the ``residual`` sizes the first damping
+    so that the step (of the given rank and cutoff) fits in the radius;
+    without them the damping starts at ``INITIAL_DAMPING * s_max^2``.
     """
     if control not in CONTROLS:
         raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
     s_max = factors.s[0] if factors.s.shape[0] else 1.0
-    damping = INITIAL_DAMPING * s_max**2 if control == "trust-region" else 0.0
-    lower = (lr,) * (rungs - 1) if control == "line-search" else ()
-    return ControlState(damping, 2.0, lr, lower)
+    if control != "trust-region":
+        lower = (lr,) * (rungs - 1) if control == "line-search" else ()
+        return ControlState(0.0, 2.0, lr, lower)
+    if residual is None or not np.isfinite(radius):
+        return ControlState(INITIAL_DAMPING * s_max**2, 2.0, np.inf)
+    coefficients = factors.u.T @ residual
+    rank = factors.s.shape[0] if rank is None else rank
+    # The damping is 0 when the Gauss-Newton step fits. Nielsen's rule cannot
+    # grow a zero damping, but a rejection shrinks the radius, which then
+    # sets a positive one.
+    damping, _ = damping_for_radius(factors.s, coefficients, rank, cutoff, 0.0, radius)
+    return ControlState(float(damping), 2.0, radius)
+
+
+def damping_for_radius(s, coefficients, rank, cutoff, damping, radius):
+    """Return the smallest damping, at least ``damping``, whose step fits in ``radius``.
+
+    The length of that step is returned too. In scaled variables it is
+    ``phi = ||f(s) c||``, which falls as the damping grows. Newton's method on
+    ``1 / phi - 1 / radius`` starts from ``damping``, and does not move it
+    where the step already fits.
+    """
+    xp = array_namespace(s, coefficients)
+    radius = xp.maximum(radius, xp.finfo(s.dtype).tiny)
+    damping = xp.asarray(damping, dtype=s.dtype)
+    for _ in range(RADIUS_ITERATIONS):
+        filtered, keep = filter_factors(s, rank, cutoff, damping)
+        weighted = filtered * coefficients
+        length = xp.sqrt(xp.sum(weighted**2))
+        # d phi / d damping = -sum (f c)^2 / (s^2 + damping) / phi
+        denominator = xp.where(keep, s * s + damping, 1.0)  # dropped values may be 0
+        slope = xp.sum(xp.where(keep, weighted**2 / denominator, 0.0))
+        change = (length / radius - 1.0) * length**2 / xp.maximum(slope, xp.finfo(s.dtype).tiny)
+        damping = damping + xp.where(length > radius, change, 0.0)
+    filtered, _ = filter_factors(s, rank, cutoff, damping)
+    return damping, xp.sqrt(xp.sum((filtered * coefficients) ** 2))
 
 
 def propose(control: str, factors, residual, state: ControlState, rank, cutoffs) -> Trials:
@@ -111,12 +178,21 @@ def propose(control: str, factors, residual, state: ControlState, rank, cutoffs)
         rungs = [_line_search_rung(xp, factors, residual, base, rank, cutoff)
                  for base, cutoff in zip(bases, cutoffs, strict=True)]
         return Trials(*(xp.concatenate(parts) for parts in zip(*rungs, strict=True)))
-    lr = state.step_length if control == "fixed" else 1.0
-    direction = sven_direction(factors, residual, lr, rank, cutoffs[0], state.damping)
     ones = xp.ones(1, dtype=residual.dtype)
+    if control == "fixed":
+        direction = sven_direction(factors, residual, state.step_length, rank, cutoffs[0], 0.0)
+        lengths, damping = ones * state.step_length, 0.0
+    else:
+        rank_limit = factors.s.shape[0] if rank is None else rank
+        damping, length = damping_for_radius(
+            factors.s, factors.u.T @ residual, rank_limit, cutoffs[0], state.damping,
+            state.step_length,
+        )
+        direction = sven_direction(factors, residual, 1.0, rank, cutoffs[0], damping)
+        lengths = ones * length
     return Trials(
         direction.step[None, :], ones * direction.predicted_reduction,
-        xp.reshape(direction.rank, (1,)), ones * lr, ones * cutoffs[0],
+        xp.reshape(direction.rank, (1,)), lengths, ones * cutoffs[0], ones * damping,
     )
 
 
@@ -129,11 +205,16 @@ def _line_search_rung(xp, factors, residual, base, rank, cutoff) -> Trials:
     # The quadratic model along the ray: 0.5|c|^2 (1 - (1 - a)^2) with a the length.
     predicted = direction.predicted_reduction * (1.0 - (1.0 - lengths) ** 2)
     ranks = xp.full(LINE_SEARCH_GRID, direction.rank)
-    return Trials(steps, predicted, ranks, lengths, xp.full(LINE_SEARCH_GRID, cutoff))
+    cutoffs = xp.full(LINE_SEARCH_GRID, cutoff)
+    return Trials(steps, predicted, ranks, lengths, cutoffs, xp.zeros_like(lengths))
 
 
-def update(control: str, state: ControlState, cost, trial_costs, predicted):
-    """Index of the accepted trial (-1 if none), the next state and the gain ratio."""
+def update(control: str, state: ControlState, cost, trial_costs, predicted, trials: Trials):
+    """Return the index of the accepted trial (-1 if none), the next state and the gain ratio.
+
+    ``predicted`` replaces ``trials.predicted`` (projection on bounds changes
+    it); the trust region reads the damping and length of its trial.
+    """
     xp = array_namespace(trial_costs, predicted)
     finite = xp.isfinite(trial_costs)
     safe_costs = xp.where(finite, trial_costs, xp.inf)
@@ -151,11 +232,16 @@ def update(control: str, state: ControlState, cost, trial_costs, predicted):
 
     # Nielsen's rule: shrink the damping smoothly when the model is good,
     # grow it geometrically (with a growing factor) after each rejection.
+    # It starts from the damping used, which the radius may have raised.
+    used, length = trials.dampings[0], trials.lengths[0]
     clipped = xp.clip(gain_ratio, -1.0, 2.0)  # beyond this range the rule saturates anyway
     shrink = xp.maximum(MIN_DAMPING_SHRINK, 1.0 - (2.0 * clipped - 1.0) ** 3)
-    damping = xp.where(accepted, state.damping * shrink, state.damping * state.growth)
+    damping = xp.where(accepted, used * shrink, used * state.growth)
     growth = xp.where(accepted, 2.0, 2.0 * state.growth)
-    next_state = ControlState(damping, growth, state.step_length)
+    grown = xp.where(gain_ratio > GOOD_GAIN,
+                     xp.maximum(state.step_length, RADIUS_GROWTH * length), state.step_length)
+    radius = xp.where(accepted, grown, xp.minimum(state.step_length, RADIUS_SHRINK * length))
+    next_state = ControlState(damping, growth, radius)
     return xp.where(accepted, best, -1), next_state, gain_ratio
 
 

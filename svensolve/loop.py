@@ -87,15 +87,16 @@ def _point_status(state: LoopState, settings: LoopSettings):
 
 def step(state: LoopState, residual_fn: Callable, jacobian_fn: Callable, settings: LoopSettings):
     """Run one iteration: propose, evaluate, accept or reject, test for termination."""
-    steps, predicted = ctl.propose(
+    proposal = ctl.propose(
         settings.control, state.factors, state.residual, state.control,
         settings.rank, settings.rtol,
-    )[:2]
+    )
+    steps, predicted = proposal.steps, proposal.predicted
     trials = state.x[None, :] + steps
     trial_residuals = jax.vmap(residual_fn)(trials)
     trial_costs = 0.5 * jnp.sum(trial_residuals**2, axis=1)
     index, control, gain_ratio = ctl.update(
-        settings.control, state.control, state.cost, trial_costs, predicted
+        settings.control, state.control, state.cost, trial_costs, predicted, proposal
     )
     accepted = index >= 0
     chosen = jnp.maximum(index, 0)

@@ -307,8 +307,13 @@ def _non_identifiable_message(spectrum: _Spectrum, names: list[str], max_listed:
 
 def _format_direction(vector: np.ndarray, names: list[str], terms: int = 4) -> str:
     """Write a direction as its largest components, e.g. ``b2 - 0.7 b3``, leading one set to 1."""
-    order = np.argsort(-np.abs(vector), kind="stable")
-    coefficients = vector / vector[order[0]]
+    magnitudes = np.abs(vector)
+    # Components equal up to rounding lead in index order, so that rounding
+    # in the SVD does not change the text.
+    lead = int(np.argmax(magnitudes >= (1.0 - 1e-8) * magnitudes.max()))
+    rest = [i for i in np.argsort(-magnitudes, kind="stable") if i != lead]
+    order = [lead, *rest]
+    coefficients = vector / vector[lead]
     # Components below 1% of the largest are rounding noise in the printed form.
     significant = [i for i in order if abs(coefficients[i]) >= 0.01]
     text = names[order[0]]

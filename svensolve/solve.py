@@ -286,7 +286,7 @@ class _Run:
         drawn = True
         state = self.control_state
         if state is None:
-            state = ctl.init_control(self.control, factors, options.lr, len(self.cutoffs))
+            state = self._init_control(work, factors)
         while True:
             if self.resample and not drawn:
                 point, work, work_jacobian, factors = self._draw_sample(point)
@@ -323,7 +323,7 @@ class _Run:
             # both are handled, so their overflow warnings would only alarm.
             with np.errstate(over="ignore"):
                 index, next_state, gain_ratio = ctl.update(
-                    self.control, state, point.cost, trial_costs, predicted
+                    self.control, state, point.cost, trial_costs, predicted, proposal
                 )
             index = int(index)
             new_jacobian = None
@@ -337,9 +337,13 @@ class _Run:
                     rejected = np.full_like(trial_costs, np.inf)
                     with np.errstate(over="ignore"):
                         index, next_state, gain_ratio = ctl.update(
-                            self.control, state, point.cost, rejected, predicted
+                            self.control, state, point.cost, rejected, predicted, proposal
                         )
                     index = int(index)
+            if self.options.param_fraction < 1.0 and self.control == "trust-region":
+                # Each step moves other parameters, so a radius sized by the
+                # last step would wrongly cut the next one: damping only.
+                next_state = next_state._replace(step_length=np.inf)
             state = next_state
             self.nit += 1
 
@@ -359,7 +363,7 @@ class _Run:
                     return self._status_without_progress(work, work_jacobian, factors)
                 point, jacobian = rescued
                 work, work_jacobian, factors = self._factor_at(point, jacobian)
-                state = ctl.init_control(self.control, factors, options.lr, len(self.cutoffs))
+                state = self._init_control(work, factors)
                 continue
 
             self.rejected_draws = 0
@@ -380,6 +384,23 @@ class _Run:
         if point.cost < self.best.cost:
             self.best = point
             self.best_jacobian, self.best_jacobian_point = jacobian, point
+
+    def _init_control(self, work: _Point, factors):
+        """First control state at ``work``; the trust radius comes from the scaled point.
+
+        The radius is ``INITIAL_RADIUS * ||D x||`` with D the column scales
+        (1 without scaling), or ``INITIAL_RADIUS`` at x = 0, as scipy's "trf"
+        starts.
+        """
+        scale = 1.0 if self.column_scale is None else self.column_scale
+        radius = ctl.INITIAL_RADIUS * float(np.linalg.norm(scale * work.x))
+        if self.options.param_fraction < 1.0:
+            radius = np.inf  # random parameter subsets: damping only, as in the loop
+        return ctl.init_control(
+            self.control, factors, self.options.lr, len(self.cutoffs), residual=work.residual,
+            radius=radius if radius > 0 else ctl.INITIAL_RADIUS, rank=self.options.rank,
+            cutoff=self.rtol,
+        )
 
     def _factor_at(self, point: _Point, jacobian):
         """Return the working point, its Jacobian and their factors at a new point."""
