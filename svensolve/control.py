@@ -30,7 +30,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from svensolve.step import array_namespace, filter_factors, sven_direction
+from svensolve.step import (
+    Direction,
+    array_namespace,
+    filter_factors,
+    ladder_directions,
+    sven_direction,
+)
 
 CONTROLS = ("trust-region", "line-search", "fixed")
 
@@ -175,8 +181,9 @@ def propose(control: str, factors, residual, state: ControlState, rank, cutoffs)
     cutoffs = tuple(cutoffs) if isinstance(cutoffs, (tuple, list)) else (cutoffs,)
     if control == "line-search":
         bases = (state.step_length, *state.lower_lengths)
-        rungs = [_line_search_rung(xp, factors, residual, base, rank, cutoff)
-                 for base, cutoff in zip(bases, cutoffs, strict=True)]
+        directions = ladder_directions(factors, residual, rank, cutoffs)
+        rungs = [_line_search_rung(xp, Direction(*parts), base, cutoff)
+                 for *parts, base, cutoff in zip(*directions, bases, cutoffs, strict=True)]
         return Trials(*(xp.concatenate(parts) for parts in zip(*rungs, strict=True)))
     ones = xp.ones(1, dtype=residual.dtype)
     if control == "fixed":
@@ -196,11 +203,10 @@ def propose(control: str, factors, residual, state: ControlState, rank, cutoffs)
     )
 
 
-def _line_search_rung(xp, factors, residual, base, rank, cutoff) -> Trials:
+def _line_search_rung(xp, direction: Direction, base, cutoff) -> Trials:
     """Return the trials of one cutoff's direction at lengths ``base * 2**-j``."""
-    direction = sven_direction(factors, residual, 1.0, rank, cutoff, 0.0)
-    # In the residual's dtype, so that a float32 solve stays float32.
-    lengths = (base * 0.5 ** xp.arange(LINE_SEARCH_GRID)).astype(residual.dtype)
+    # In the step's dtype, so that a float32 solve stays float32.
+    lengths = (base * 0.5 ** xp.arange(LINE_SEARCH_GRID)).astype(direction.step.dtype)
     steps = lengths[:, None] * direction.step[None, :]
     # The quadratic model along the ray: 0.5|c|^2 (1 - (1 - a)^2) with a the length.
     predicted = direction.predicted_reduction * (1.0 - (1.0 - lengths) ** 2)

@@ -67,11 +67,32 @@ def sven_direction(factors, residual, lr=1.0, rank=None, rtol=0.0, damping=0.0) 
     filtered, keep = filter_factors(s, rank, rtol, damping)
     # Control state may be float64 while the problem is float32; keep the
     # problem's dtype so a float32 solve stays float32.
-    step = (-v @ (lr * filtered * coefficients)).astype(residual.dtype)
+    # -(V w), not (-V) w, which would negate a copy of the whole p x k matrix V.
+    step = (-(v @ (lr * filtered * coefficients))).astype(residual.dtype)
     shrink = 1.0 - lr * s * filtered
     predicted = 0.5 * xp.sum(coefficients**2 * (1.0 - shrink**2))
     return Direction(step, predicted, xp.sum(keep))
 
+
+
+def ladder_directions(factors, residual, rank, cutoffs) -> Direction:
+    """Compute the undamped steps of several cutoffs at once, as rows, with reductions and ranks.
+
+    ``c = U^T r`` is computed once, and the m steps come from one product of
+    V with a k x m matrix instead of m matrix-vector products.
+    """
+    u, s, v = factors
+    xp = array_namespace(u, s, v, residual)
+    if rank is None:
+        rank = s.shape[0]
+    coefficients = u.T @ residual
+    filters = [filter_factors(s, rank, cutoff, 0.0) for cutoff in cutoffs]
+    filtered = xp.stack([f for f, _ in filters])  # (m, k)
+    steps = -((v @ (filtered * coefficients).T).T).astype(residual.dtype)
+    shrink = 1.0 - s * filtered
+    predicted = 0.5 * xp.sum(coefficients**2 * (1.0 - shrink**2), axis=1)
+    ranks = xp.stack([xp.sum(keep) for _, keep in filters])
+    return Direction(steps, predicted, ranks)
 
 
 def largest_column_projection(jacobian, residual):

@@ -90,3 +90,24 @@ def test_good_step_grows_radius():
 
     assert index == 0
     np.testing.assert_allclose(next_state.step_length, ctl.RADIUS_GROWTH * trials.lengths[0])
+
+
+def test_ladder_directions_match_lstsq_per_cutoff():
+    rng = np.random.default_rng(3)
+    # Singular values from 1 down to 1e-6, so each cutoff keeps a different rank.
+    left, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    right, _ = np.linalg.qr(rng.standard_normal((15, 12)))
+    s = np.logspace(0, -6, 12)
+    jacobian = left @ np.diag(s) @ right.T
+    residual = rng.standard_normal(12)
+    cutoffs = (1e-2, 1e-4, 1e-7)
+
+    directions = ctl.ladder_directions(Factors(left, s, right), residual, None, cutoffs)
+
+    for row, cutoff in enumerate(cutoffs):
+        reference = -np.linalg.lstsq(jacobian, residual, rcond=cutoff)[0]
+        np.testing.assert_allclose(directions.step[row], reference, rtol=1e-8, atol=1e-12)
+        model = residual + jacobian @ directions.step[row]
+        reduction = 0.5 * (residual @ residual - model @ model)
+        np.testing.assert_allclose(directions.predicted_reduction[row], reduction, rtol=1e-8)
+        assert directions.rank[row] == np.count_nonzero(s > cutoff)
