@@ -323,9 +323,16 @@ def print_notes(runs: dict, skipped: dict, budget: float, metric_description: st
 
 
 def plot_traces(pyplot, runs: dict, title: str, metric_description: str, path: str) -> None:
+    traces = {name: (run.trace.times, run.trace.metrics) for name, run in runs.items()}
+    plot_metric_traces(pyplot, traces, title, metric_description, path)
+
+
+def plot_metric_traces(pyplot, traces: dict, title: str, metric_description: str,
+                       path: str) -> None:
+    """Draw metric against time for each optimizer name -> (times, metrics) on one axis."""
     figure, axis = pyplot.subplots(figsize=(7, 4.5))
-    for name, run in runs.items():
-        axis.semilogy(run.trace.times, run.trace.metrics, label=name)
+    for name, (times, metrics) in traces.items():
+        axis.semilogy(times, metrics, label=name)
     axis.set_xlabel("time since the timed run started (s), metric evaluations left out")
     axis.set_ylabel(metric_description)
     axis.set_title(title)

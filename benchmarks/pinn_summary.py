@@ -7,14 +7,19 @@ budget. Later files replace the optimizers of earlier ones with the same
 name, so a rerun of one peer (``python -m benchmarks.pinn --peers NAME
 --json FILE``) can update a suite run.
 
-Usage: ``python -m benchmarks.pinn_summary SUITE.json [RERUN.json ...]``.
+With ``--plots DIR`` it also draws one figure per problem from the merged
+traces, all optimizers on one axis, as the suite's own ``--plots`` does.
+
+Usage: ``python -m benchmarks.pinn_summary SUITE.json [RERUN.json ...] [--tables] [--plots DIR]``.
 """
 
 import argparse
 import json
 import math
+import os
 
-from benchmarks.pinn import FIXED_STEP, REFERENCE
+from benchmarks.pinn import FIXED_STEP, REFERENCE, plot_metric_traces, plot_title
+from benchmarks.poisson2d import import_pyplot
 
 # Variants of svensolve, not peers.
 NOT_PEERS = (REFERENCE, FIXED_STEP)
@@ -28,8 +33,9 @@ def load_problems(paths) -> dict:
             report = json.load(file)
         entries = report["problems"].values() if "problems" in report else [report]
         for entry in entries:
+            budget = report.get("budget_seconds")
             problem = problems.setdefault(
-                entry["problem"], {"metric": entry["metric"], "optimizers": {}}
+                entry["problem"], {"metric": entry["metric"], "optimizers": {}, "budget": budget}
             )
             problem["optimizers"].update(entry["optimizers"])
     return problems
@@ -100,6 +106,20 @@ def print_tables(problems: dict) -> None:
                   f"{data['warmup_seconds']:.2f} | " + " | ".join(times) + " |")
 
 
+def draw_plots(problems: dict, directory: str) -> None:
+    """Write ``directory/<problem>.png``: the metric of every optimizer against time."""
+    pyplot = import_pyplot()
+    os.makedirs(directory, exist_ok=True)
+    for name, problem in problems.items():
+        traces = {key: (data["times"], data["metrics"])
+                  for key, data in problem["optimizers"].items()}
+        budget = problem["budget"]
+        title = plot_title(name, budget) if budget is not None else f"{name} PINN"
+        path = os.path.join(directory, f"{name}.png")
+        plot_metric_traces(pyplot, traces, title, problem["metric"], path)
+        print(f"Wrote {path}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pinn_summary",
                                      description=__doc__.splitlines()[0])
@@ -107,11 +127,16 @@ def main(argv=None) -> int:
                         help="JSON from the pinn suite, then reruns that replace optimizers")
     parser.add_argument("--tables", action="store_true",
                         help="also print a compact table per problem")
+    parser.add_argument("--plots", metavar="DIR", default=None,
+                        help="also draw DIR/<problem>.png, metric against time of every "
+                             "optimizer (needs matplotlib)")
     args = parser.parse_args(argv)
     problems = load_problems(args.files)
     print_summary(problems)
     if args.tables:
         print_tables(problems)
+    if args.plots:
+        draw_plots(problems, args.plots)
     return 0
 
 

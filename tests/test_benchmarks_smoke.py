@@ -436,3 +436,20 @@ def test_pinn_summary_merges_rerun_and_picks_best_peer(tmp_path, capsys):
     row = table_rows(capsys.readouterr().out, "| Problem |")[0]
     # The rerun's Gauss-Newton (5e-4) is now the best peer; svensolve reached it at 5 s.
     assert row == ["demo", "1.000e-04", "gauss-newton", "5.000e-04", "5.00", "4.00", "metric only"]
+
+
+def test_pinn_summary_draws_one_figure_per_problem(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks import pinn_summary
+
+    report = {"problem": "demo", "metric": "relative L2 error", "budget_seconds": 30.0,
+              "optimizers": {"svensolve": {"final_metric": 1e-4, "times": [0, 2, 5],
+                                           "metrics": [1, 1e-2, 1e-4], "iterations": 3,
+                                           "warmup_seconds": 0.5}}}
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(report))
+
+    pinn_summary.main([str(path), "--plots", str(tmp_path / "figures")])
+
+    figure = (tmp_path / "figures" / "demo.png").read_bytes()
+    assert figure.startswith(b"\x89PNG")
