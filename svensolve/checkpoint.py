@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 1
+# Version 2 saves the start cost, and stores the trust radius in step_length.
+FORMAT_VERSION = 2
 
 
 def save(path, arrays: dict) -> None:

@@ -105,8 +105,9 @@ def _check_run_arguments(parser, args) -> None:
 def _list() -> int:
     from problems import REGISTRY, describe
 
+    width = max(len(name) for name in REGISTRY)
     for name in REGISTRY:
-        print(f"{name:12s} {describe(name)}")
+        print(f"{name:{width}s}  {describe(name)}")
     return 0
 
 

@@ -116,6 +116,12 @@ class _Run:
 
         self._configure(x0, *jacobian.shape)
         point = _Point(x0, residual, self.loss.cost(residual))
+        if not np.isfinite(point.cost):
+            largest = float(np.max(np.abs(residual)))
+            raise ValueError(
+                f"the cost 0.5 * sum(r**2) at x0 overflows {point.x.dtype} (largest |r| "
+                f"= {largest:.3g}); rescale the residuals, for example by a condition weight"
+            )
         self.best = self.point = point
         self.start_cost = point.cost
         self.best_jacobian, self.best_jacobian_point = jacobian, point
@@ -508,6 +514,8 @@ class _Run:
             ),
             "column_scale": np.array([]) if self.column_scale is None else self.column_scale,
             "counters": np.array([self.nit, self.nfev, self.njev]),
+            # The rounding-level test is relative to the cost at the very start.
+            "start_cost": np.array(self.start_cost),
             "elapsed": np.array(self.elapsed()),
         }
         for key, values in history_arrays(self.history).items():
@@ -546,6 +554,7 @@ class _Run:
             self.control_state = ctl.ControlState(*values[:3], tuple(values[3:]))
         if saved["column_scale"].size:
             self.column_scale = saved["column_scale"]
+        self.start_cost = float(saved["start_cost"])
         best_x = saved["best_x"].astype(self.point.x.dtype)
         residual = self.evaluator.residual(best_x)
         self.nfev += 1

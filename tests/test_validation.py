@@ -94,3 +94,11 @@ def test_condition_points_with_mismatched_rows_are_rejected():
         sv.Condition("data", lambda p, xy: p[0], points=(jnp.ones(3), jnp.ones(4)))
     with pytest.raises(ValueError, match="weight must be finite and >= 0"):
         sv.Condition("data", lambda p, x: p[0], points=jnp.ones(3), weight=-1.0)
+
+
+def test_overflowing_start_cost_raises():
+    def residual(x):
+        return jnp.stack([1e160 * (x[0] - 1.0), x[1] - 1.0])
+
+    with pytest.raises(ValueError, match=r"overflows float64 \(largest \|r\| = 1e\+160\)"):
+        sv.least_squares(residual, [2.0, 3.0])
