@@ -303,6 +303,23 @@ def test_jit_loop_matches_scipy_on_rosenbrock_and_vmaps():
     np.testing.assert_allclose(states.x[:, 0], 2.0, rtol=1e-9)
 
 
+def test_solve_jit_xtol_is_per_parameter():
+    # One parameter near 1e8 must not hide the others' steps from the xtol test.
+    t = jnp.linspace(0.0, 4.0, 30)
+    data = 3.0 * jnp.exp(-0.7 * t) + 0.5
+
+    def residual(b):
+        return b[0] * jnp.exp(-b[1] * t) + b[2] - data
+
+    state = solve_jit(residual, jnp.array([1e8, 1e-8, 1.0]))
+
+    reference = scipy.optimize.least_squares(
+        lambda b: np.asarray(residual(jnp.asarray(b))), [3.0, 0.7, 0.5], method="lm"
+    )
+    assert float(state.cost) < 1e-20
+    np.testing.assert_allclose(state.x, reference.x, rtol=1e-8)
+
+
 def test_x_scale_array_reaches_badly_scaled_solution():
     t = np.linspace(0, 1, 30)
     truth = np.array([2e-9, 3e3])
