@@ -365,8 +365,9 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
         if verbose >= 1:
             print(message)
         jac = "2-point"
-    _check_vector_output(np.shape(fun(x0.copy())))
-    return evaluate.from_numpy_function(fun, jac, int(np.size(fun(x0.copy()))))
+    start_value = np.asarray(fun(x0.copy()))
+    _check_vector_output(start_value.shape)
+    return evaluate.from_numpy_function(fun, jac, start_value.size, start=(x0, start_value))
 
 
 def _untraceable_reason(fun, x0) -> str | None:

@@ -197,11 +197,25 @@ def _fused_evaluator(problem, residual, jacobian, blocks, state) -> Evaluator:
     )
 
 
-def from_numpy_function(fun: Callable, jac, size: int) -> Evaluator:
-    """Wrap ``fun(x) -> 1-D array`` written for numpy, with ``jac`` a callable or a scheme."""
+def from_numpy_function(fun: Callable, jac, size: int, start=None) -> Evaluator:
+    """Wrap ``fun(x) -> 1-D array`` written for numpy, with ``jac`` a callable or a scheme.
+
+    ``start`` is ``(x0, fun(x0))`` when the caller has evaluated it already.
+    The last value is kept, so the solve's first residual and the base of
+    forward differences at x0 reuse it. ``fun`` may be an expensive
+    simulation, and scipy's least_squares calls it once at x0 as well
+    (counted with max_nfev=1: three calls for two parameters, one at x0).
+    """
+    last = {"x": None, "r": None}
+    if start is not None:
+        last.update(x=np.array(start[0], copy=True), r=np.asarray(start[1]).reshape(-1))
 
     def residual(x):
-        return np.asarray(fun(x), dtype=x.dtype).reshape(-1)
+        if last["x"] is not None and last["x"].shape == x.shape and np.array_equal(last["x"], x):
+            return last["r"].astype(x.dtype, copy=True)
+        value = np.asarray(fun(x), dtype=x.dtype).reshape(-1)
+        last.update(x=np.array(x, copy=True), r=value)
+        return value.copy()
 
     def trial_residuals(points):
         return np.stack([residual(point) for point in points])

@@ -189,6 +189,22 @@ def test_numpy_fun_uses_finite_differences_and_converges():
     np.testing.assert_allclose(result.x, [3.0, 0.7], rtol=1e-7)
 
 
+def test_numpy_fun_is_evaluated_once_at_x0():
+    t = np.linspace(0, 4, 25)
+    points = []
+
+    def fun(b):
+        points.append(np.array(b, dtype=float))  # a JAX tracing attempt raises here
+        return b[0] * np.exp(-b[1] * t) - 3.0 * np.exp(-0.7 * t)
+
+    sv.least_squares(fun, [1.0, 0.1], max_nfev=1)
+
+    # x0 once, then one forward difference per parameter, as scipy's 2-point scheme.
+    at_start = [x for x in points if np.array_equal(x, [1.0, 0.1])]
+    assert len(at_start) == 1
+    assert len(points) == 3
+
+
 def test_args_and_kwargs_are_passed_like_scipy():
     def fun(x, a, b=0.0):
         return x - a - b
