@@ -73,7 +73,11 @@ def init_state(residual_fn: Callable, jacobian_fn: Callable, x0, settings: LoopS
         x0, residual, cost, jacobian, factors, control,
         jnp.asarray(0), jnp.asarray(1), jnp.asarray(1), jnp.asarray(RUNNING),
     )
-    return state._replace(status=_point_status(state, settings))
+    status = _point_status(state, settings)
+    status = jnp.where(settings.max_iter <= 0, Status.MAX_ITER, status)
+    # A NaN or infinite start would only be carried through every iteration.
+    finite = jnp.isfinite(cost) & jnp.all(jnp.isfinite(jacobian))
+    return state._replace(status=jnp.where(finite, status, Status.ERROR))
 
 
 def _point_status(state: LoopState, settings: LoopSettings):
@@ -144,6 +148,11 @@ def solve_jit(residual_fn: Callable, x0, settings: LoopSettings | None = None):
     through a batched argument) to solve many problems at once.
     """
     settings = LoopSettings() if settings is None else settings
+    x0 = jnp.asarray(x0)
+    if x0.ndim != 1:
+        raise ValueError(f"solve_jit: x0 must be 1-D, got shape {x0.shape}")
+    if not jnp.issubdtype(x0.dtype, jnp.floating):
+        x0 = x0.astype(jnp.float64)  # an integer start would fix the dtype of every step
     jacobian_fn = jax.jacfwd(residual_fn)
     state = init_state(residual_fn, jacobian_fn, x0, settings)
     return lax.while_loop(

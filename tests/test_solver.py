@@ -336,6 +336,27 @@ def test_solve_jit_xtol_is_per_parameter():
     np.testing.assert_allclose(state.x, reference.x, rtol=1e-8)
 
 
+def test_solve_jit_start_checks():
+    target = jnp.array([1.0, 2.0])
+
+    # An integer start is promoted to float64, so the steps are not truncated.
+    state = solve_jit(lambda b: b - target, [0, 0])
+    np.testing.assert_allclose(state.x, target, rtol=1e-10)
+    assert state.x.dtype == jnp.float64
+
+    # A NaN cost at x0 stops at once with the error status.
+    state = solve_jit(lambda b: jnp.log(b - 1.0), jnp.array([0.0, 0.5]))
+    assert int(state.status) == sv.Status.ERROR
+    assert int(state.nit) == 0
+
+    state = solve_jit(lambda b: b - target, jnp.zeros(2), LoopSettings(max_iter=0))
+    assert int(state.status) == sv.Status.MAX_ITER
+    assert int(state.nit) == 0
+
+    with pytest.raises(ValueError, match=r"x0 must be 1-D, got shape \(2, 2\)"):
+        solve_jit(lambda b: b, jnp.zeros((2, 2)))
+
+
 def test_x_scale_array_reaches_badly_scaled_solution():
     t = np.linspace(0, 1, 30)
     truth = np.array([2e-9, 3e3])
