@@ -48,9 +48,10 @@ INITIAL_DAMPING = 1e-1
 # First trust radius, relative to ||D x0|| (D: the column scales). Measured
 # on the 54 NIST StRD cases (6 digits or more): 1 and 10 reach 54; 3 reaches
 # 53 (MGH17 start 1 ends at the stationary point that scipy's methods find
-# too); 0.3 reaches 52 and 100 reaches 51. Without a radius MGH10 start 1
-# failed at every first damping tried. MGH10 start 1 is solved with any of
-# the values of the three constants below; MGH17 start 1 only with these.
+# too); 0.3 reaches 52 and 100 reaches 51 (MGH10 start 1 fails again).
+# Without a radius MGH10 start 1 failed at every first damping tried. With
+# a first radius of 1, every shrink and growth below solves MGH10 start 1,
+# while MGH17 start 1 needs exactly these values.
 INITIAL_RADIUS = 1.0
 # After a rejection the radius becomes this share of the rejected step's
 # length (0.1 and 0.5: 53 cases).
