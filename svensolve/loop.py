@@ -153,10 +153,16 @@ def solve_jit(residual_fn: Callable, x0, settings: LoopSettings | None = None):
         raise ValueError(f"solve_jit: x0 must be 1-D, got shape {x0.shape}")
     if not jnp.issubdtype(x0.dtype, jnp.floating):
         x0 = x0.astype(jnp.float64)  # an integer start would fix the dtype of every step
-    jacobian_fn = jax.jacfwd(residual_fn)
-    state = init_state(residual_fn, jacobian_fn, x0, settings)
+
+    def residual_in_dtype(x):
+        # In the start's dtype: float64 data in a float32 solve would give the
+        # loop's two branches different dtypes, which lax.cond rejects.
+        return jnp.asarray(residual_fn(x)).astype(x.dtype)
+
+    jacobian_fn = jax.jacfwd(residual_in_dtype)
+    state = init_state(residual_in_dtype, jacobian_fn, x0, settings)
     return lax.while_loop(
         lambda s: s.status == RUNNING,
-        lambda s: step(s, residual_fn, jacobian_fn, settings),
+        lambda s: step(s, residual_in_dtype, jacobian_fn, settings),
         state,
     )

@@ -356,6 +356,11 @@ def test_solve_jit_start_checks():
     with pytest.raises(ValueError, match=r"x0 must be 1-D, got shape \(2, 2\)"):
         solve_jit(lambda b: b, jnp.zeros((2, 2)))
 
+    # float64 data with a float32 start: the solve stays float32.
+    state = solve_jit(lambda b: b - target, jnp.zeros(2, dtype=jnp.float32))
+    assert state.x.dtype == jnp.float32
+    np.testing.assert_allclose(state.x, target, rtol=1e-6)
+
 
 def test_x_scale_array_reaches_badly_scaled_solution():
     t = np.linspace(0, 1, 30)
