@@ -125,8 +125,8 @@ def step(state: LoopState, residual_fn: Callable, jacobian_fn: Callable, setting
 def _status_after(old: LoopState, new: LoopState, accepted, gain_ratio, settings: LoopSettings):
     reduction = old.cost - new.cost
     ftol_holds = accepted & (reduction < settings.ftol * old.cost) & (gain_ratio > 0.25)
-    # Per parameter, as the Python driver tests it: with norms, a step that
-    # moves a parameter of size 1 by 1 passed next to one of size 1e8.
+    # The test is per parameter, as in the Python driver. With norms, a
+    # parameter near 1e8 hid steps of size 1 in the others.
     step = jnp.abs(new.x - old.x)
     xtol_holds = accepted & jnp.all(step <= settings.xtol * (settings.xtol + jnp.abs(new.x)))
     gauss_newton = sven_direction(old.factors, old.residual, 1.0, settings.rank, settings.rtol)

@@ -348,7 +348,7 @@ class _Run:
                     index = int(index)
             if self.options.param_fraction < 1.0 and self.control == "trust-region":
                 # Each step moves other parameters, so a radius sized by the
-                # last step would wrongly cut the next one: damping only.
+                # last step would wrongly cut the next one. The damping alone acts.
                 next_state = next_state._replace(step_length=np.inf)
             state = next_state
             self.nit += 1
@@ -392,21 +392,19 @@ class _Run:
             self.best_jacobian, self.best_jacobian_point = jacobian, point
 
     def _init_control(self, work: _Point, factors):
-        """First control state at ``work``; the trust radius comes from the scaled point.
+        """Return the first control state at ``work``, with the trust radius of the scaled point.
 
         The radius is ``INITIAL_RADIUS * ||D x||`` with D the column scales
         (1 without scaling), or ``INITIAL_RADIUS`` at x = 0, as scipy's "trf"
-        starts.
+        starts. With random parameter subsets there is no radius, as in the
+        loop.
         """
-        scale = 1.0 if self.column_scale is None else self.column_scale
-        radius = ctl.INITIAL_RADIUS * float(np.linalg.norm(scale * work.x))
-        if self.options.param_fraction < 1.0:
-            radius = np.inf  # random parameter subsets: damping only, as in the loop
-        return ctl.init_control(
-            self.control, factors, self.options.lr, len(self.cutoffs), residual=work.residual,
-            radius=radius if radius > 0 else ctl.INITIAL_RADIUS, rank=self.options.rank,
-            cutoff=self.rtol,
-        )
+        radius = np.inf
+        if self.options.param_fraction == 1.0:
+            scale = 1.0 if self.column_scale is None else self.column_scale
+            length = float(np.linalg.norm(scale * work.x))
+            radius = ctl.INITIAL_RADIUS * (length if length > 0 else 1.0)
+        return ctl.init_control(self.control, factors, self.options.lr, len(self.cutoffs), radius)
 
     def _factor_at(self, point: _Point, jacobian):
         """Return the working point, its Jacobian and their factors at a new point."""

@@ -438,7 +438,7 @@ def test_pinn_summary_merges_rerun_and_picks_best_peer(tmp_path, capsys):
     assert row == ["demo", "1.000e-04", "gauss-newton", "5.000e-04", "5.00", "4.00", "metric only"]
 
 
-def test_pinn_summary_draws_one_figure_per_problem(tmp_path):
+def test_pinn_summary_draws_figures(tmp_path):
     pytest.importorskip("matplotlib")
     from benchmarks import pinn_summary
 

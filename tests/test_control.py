@@ -13,7 +13,7 @@ def _step_length(s, c, damping):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_damping_for_radius_matches_root_of_secular_equation(seed):
+def test_radius_damping_matches_brentq(seed):
     rng = np.random.default_rng(seed)
     s = np.sort(10.0 ** rng.uniform(-6, 6, 7))[::-1]
     c = rng.standard_normal(7)
@@ -29,7 +29,7 @@ def test_damping_for_radius_matches_root_of_secular_equation(seed):
     np.testing.assert_allclose(length, radius, rtol=1e-6)
 
 
-def test_damping_for_radius_keeps_damping_when_step_fits():
+def test_radius_damping_kept_when_step_fits():
     s, c = np.array([3.0, 1.0]), np.array([1.0, 2.0])
     radius = 10.0 * _step_length(s, c, 0.5)
 
@@ -39,7 +39,7 @@ def test_damping_for_radius_keeps_damping_when_step_fits():
     np.testing.assert_allclose(length, _step_length(s, c, 0.5), rtol=1e-15)
 
 
-def test_damping_for_radius_ignores_cut_values():
+def test_radius_damping_ignores_cut_values():
     s, c = np.array([2.0, 1e-9]), np.array([1.0, 1.0])
 
     # The cutoff 1e-6 drops the second value, so the step is c0 / s0 = 0.5 long.
@@ -54,7 +54,7 @@ def _trust_region_round(cost_of_trial, radius):
     s = np.array([4.0, 1.0, 0.25])
     factors = Factors(np.eye(3), s, np.eye(3))
     residual = np.array([1.0, -2.0, 3.0])
-    state = ctl.init_control("trust-region", factors, 1.0, residual=residual, radius=radius)
+    state = ctl.init_control("trust-region", factors, 1.0, radius=radius)
     trials = ctl.propose("trust-region", factors, residual, state, None, 0.0)
     costs = np.array([cost_of_trial(trials.steps[0])])
     index, next_state, _ = ctl.update(
@@ -70,7 +70,7 @@ def test_first_step_fits_in_radius():
     np.testing.assert_allclose(trials.lengths[0], 0.5, rtol=1e-6)
 
 
-def test_rejection_cuts_radius_to_share_of_step():
+def test_rejection_shrinks_radius():
     trials, index, next_state = _trust_region_round(lambda step: np.inf, radius=100.0)
 
     assert index == -1
@@ -92,7 +92,7 @@ def test_good_step_grows_radius():
     np.testing.assert_allclose(next_state.step_length, ctl.RADIUS_GROWTH * trials.lengths[0])
 
 
-def test_ladder_directions_match_lstsq_per_cutoff():
+def test_ladder_directions_match_lstsq():
     rng = np.random.default_rng(3)
     # Singular values from 1 down to 1e-6, so each cutoff keeps a different rank.
     left, _ = np.linalg.qr(rng.standard_normal((12, 12)))

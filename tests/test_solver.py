@@ -189,7 +189,7 @@ def test_numpy_fun_uses_finite_differences_and_converges():
     np.testing.assert_allclose(result.x, [3.0, 0.7], rtol=1e-7)
 
 
-def test_numpy_fun_is_evaluated_once_at_x0():
+def test_numpy_fun_called_once_at_x0():
     t = np.linspace(0, 4, 25)
     points = []
 
