@@ -13,6 +13,7 @@ import pytest
 
 import svensolve as sv
 from svensolve import evaluate
+from svensolve.linalg.block_products import DeviceKernels, HostKernels
 from svensolve.linalg.implicit import (
     ArrayOperator,
     block_krylov_factors,
@@ -22,7 +23,7 @@ from svensolve.linalg.implicit import (
     single_pass_factors,
 )
 from svensolve.linalg.operator import largest_column_projection
-from svensolve.memory import choose_jacobian
+from svensolve.memory import CHUNK_BYTES, choose_jacobian
 from svensolve.options import make_options
 from svensolve.solve import solve
 from svensolve.step import sven_direction
@@ -113,8 +114,35 @@ def test_scaled_operator_matches_scaled_matrix(small, path):
     np.testing.assert_allclose(scaled.gram_matrix(), expected @ expected.T, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("kernels", [HostKernels, DeviceKernels])
+def test_streamed_block_kernels_match_dense(small, kernels):
+    # The device kernels run here on the CPU, so both sets are checked.
+    problem, params, x0, jac, residual = small
+    rng = np.random.default_rng(3)
+    rows = rng.uniform(0.5, 2.0, jac.shape[0])
+    columns = rng.uniform(0.5, 2.0, jac.shape[1])
+    scaled = _operator("streamed", problem, params)[2].scaled(rows=rows, columns=columns)
+    scaled.kernels = kernels
+    expected = rows[:, None] * jac * columns
+    block = rng.standard_normal((jac.shape[1], 3))
+    cotangents = rng.standard_normal((jac.shape[0], 2))
+    scaled.expect_residual(residual)
+    product, normal = scaled.range_and_normal_matmat(block)
+    np.testing.assert_allclose(product, expected @ block, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(normal, expected.T @ (expected @ block), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(scaled.normal_matmat(block), normal, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(scaled.matmat(block), product, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(scaled.rmatmat(cotangents), expected.T @ cotangents,
+                               rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(scaled.rmatvec(residual), expected.T @ residual,
+                               rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(scaled.column_norms(), np.linalg.norm(expected, axis=0),
+                               rtol=1e-12)
+    np.testing.assert_allclose(scaled.gram_matrix(), expected @ expected.T, rtol=1e-11, atol=1e-12)
 
-def test_streamed_normal_matrix_of_tall_problem():
+
+@pytest.mark.parametrize("kernels", [HostKernels, DeviceKernels])
+def test_streamed_normal_matrix_of_tall_problem(kernels):
     problem, params = _small_problem(points=60, width=4)
     dense_ev, x0, _ = evaluate.from_problem(problem, params, "dense")
     jac = dense_ev.jacobian(x0)
@@ -125,6 +153,7 @@ def test_streamed_normal_matrix_of_tall_problem():
     columns = rng.uniform(0.5, 2.0, jac.shape[1])
     expected = rows[:, None] * jac * columns
     scaled = op.scaled(rows=rows, columns=columns)
+    scaled.kernels = kernels
     np.testing.assert_allclose(scaled.gram_matrix(), expected.T @ expected, rtol=1e-11)
 
 
@@ -309,7 +338,7 @@ def test_choice_streamed_when_dense_too_big():
     assert choice.method == "streamed"
     assert choice.svd == "randomized"  # a 1e5 x 1e5 Gram matrix does not fit either
     assert choice.rank == 64
-    assert choice.chunk_rows * 10**5 * 8 <= 64 * 2**20
+    assert choice.chunk_rows * 10**5 * 8 <= CHUNK_BYTES < 2**30
 
 
 def test_choice_streamed_gram_when_it_fits():
@@ -355,6 +384,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
     import svensolve as sv
     from svensolve import evaluate
+from svensolve.linalg.block_products import DeviceKernels, HostKernels
     from svensolve.options import make_options
     from svensolve.solve import solve
 

@@ -2,9 +2,9 @@
 
 Peak memory is one block (``rows x p``) plus the product being accumulated,
 never the n x p matrix. Each pass over the blocks costs about as much as one
-dense Jacobian evaluation. Products run at ``Precision.HIGHEST`` so that a
-float32 problem on an accelerator does not get TF32 matrix products, whose
-rounding can make ``J J^T`` indefinite.
+dense Jacobian evaluation. The products with each block run where the block
+was built (see `block_products`): with numpy's BLAS on the CPU, compiled at
+full precision on an accelerator.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from svensolve.linalg.block_products import kernels_for
 from svensolve.linalg.operator import JacobianOperator
-
-HIGHEST = jax.lax.Precision.HIGHEST
 
 
 class RowChunk(NamedTuple):
@@ -49,6 +48,7 @@ class StreamedJacobian(JacobianOperator):
         n = chunks[-1].stop
         super().__init__((n, p), np.asarray(x).dtype)
         self.x = jnp.asarray(x)
+        self.kernels = kernels_for(self.x)
         self.chunks = tuple(chunks)
         self.panel_rows = max(int(panel_rows), 1)
         self.passes = 0  # row blocks built so far, counted in whole passes over J
@@ -79,17 +79,16 @@ class StreamedJacobian(JacobianOperator):
         """Yield ``(chunk, rows)``, gathering column squares and J^T r on the first pass."""
         gather_squares = self._squares is None
         residual = self._expected_residual if self._gradient is None else None
-        squares = jnp.zeros(self.shape[1], dtype=self.dtype) if gather_squares else None
-        gradient = None if residual is None else jnp.zeros(self.shape[1], dtype=self.dtype)
+        kernels, p = self.kernels, self.shape[1]
+        squares = kernels.zeros(p, self.dtype) if gather_squares else None
+        gradient = None if residual is None else kernels.zeros(p, self.dtype)
         order = self.chunks[::-1] if self._reverse else self.chunks
         self._reverse = not self._reverse
         for chunk in order:
             rows = self._block_rows(chunk)
-            if gather_squares:
-                squares = squares + jnp.sum(rows * rows, axis=0)
-            if residual is not None:
-                part = jnp.asarray(residual[chunk.start : chunk.stop])
-                gradient = gradient + jnp.matmul(part, rows, precision=HIGHEST)
+            if gather_squares or residual is not None:
+                part = None if residual is None else residual[chunk.start : chunk.stop]
+                squares, gradient = kernels.add_sums(rows, squares, gradient, part)
             yield chunk, rows
         self.passes += 1
         if gather_squares:
@@ -117,50 +116,46 @@ class StreamedJacobian(JacobianOperator):
 
     def _rows(self, chunk: RowChunk) -> jax.Array:
         """Rows of the chunk with the row scale applied (column scale excluded)."""
-        rows = chunk.build(self.x)
+        rows = self.kernels.asarray(chunk.build(self.x))
         if self.row_scale is not None:
-            rows = rows * jnp.asarray(self.row_scale[chunk.start : chunk.stop])[:, None]
+            scale = self.row_scale[chunk.start : chunk.stop, None].astype(self.dtype)
+            rows = rows * self.kernels.asarray(scale)
         return rows
 
-    def _column_factor(self):
-        return None if self.column_scale is None else jnp.asarray(self.column_scale)
+    def _input_block(self, block):
+        """Return the (p, m) block with the column scale applied, as the kernels' array type."""
+        return self.kernels.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
 
     def matmat(self, block):
-        block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
+        block = self._input_block(block)
         product = np.empty((self.shape[0], block.shape[1]), dtype=self.dtype)
         for chunk, rows in self._stream():
             # The rows carry the row scale.
-            product[chunk.start : chunk.stop] = np.asarray(
-                jnp.matmul(rows, block, precision=HIGHEST)
-            )
+            product[chunk.start : chunk.stop] = np.asarray(self.kernels.matmul(rows, block))
         return product
 
     def rmatmat(self, block):
         block = np.asarray(block, dtype=self.dtype)
-        total = jnp.zeros((self.shape[1], block.shape[1]), dtype=self.dtype)
+        total = self.kernels.new_total(self.shape[1], block.shape[1], self.dtype)
         for chunk, rows in self._stream():
-            part = jnp.asarray(block[chunk.start : chunk.stop])
-            total = total + jnp.matmul(rows.T, part, precision=HIGHEST)
-        return self._scale_transposed_output(np.asarray(total))
+            part = self.kernels.asarray(block[chunk.start : chunk.stop])
+            total = self.kernels.add_transposed(total, rows, part)
+        return self._scale_transposed_output(self.kernels.finish_total(total))
 
     def normal_matmat(self, block):
-        block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
-        total = jnp.zeros((self.shape[1], block.shape[1]), dtype=self.dtype)
-        for _, rows in self._stream():
-            # Both products from the same rows, so the pass builds them once.
-            product = jnp.matmul(rows, block, precision=HIGHEST)
-            total = total + jnp.matmul(rows.T, product, precision=HIGHEST)
-        return self._scale_transposed_output(np.asarray(total))
+        # Both products from the same rows, so the pass builds them once.
+        return self.range_and_normal_matmat(block, keep_range=False)[1]
 
-    def range_and_normal_matmat(self, block):
-        block = jnp.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
+    def range_and_normal_matmat(self, block, keep_range=True):
+        block = self._input_block(block)
         product = np.empty((self.shape[0], block.shape[1]), dtype=self.dtype)
-        total = jnp.zeros((self.shape[1], block.shape[1]), dtype=self.dtype)
+        total = self.kernels.new_total(self.shape[1], block.shape[1], self.dtype)
         for chunk, rows in self._stream():
-            rows_product = jnp.matmul(rows, block, precision=HIGHEST)
-            product[chunk.start : chunk.stop] = np.asarray(rows_product)
-            total = total + jnp.matmul(rows.T, rows_product, precision=HIGHEST)
-        return product, self._scale_transposed_output(np.asarray(total))
+            rows_product, total = self.kernels.add_range_and_normal(total, rows, block)
+            if keep_range:
+                product[chunk.start : chunk.stop] = np.asarray(rows_product)
+        total = self._scale_transposed_output(self.kernels.finish_total(total))
+        return product, total
 
     def column_norms(self):
         if self._squares is None:
@@ -180,23 +175,22 @@ class StreamedJacobian(JacobianOperator):
         if n > p:
             return self._normal_matrix()
         gram = np.empty((n, n), dtype=np.float64)
-        weights = self._column_factor()
-        if weights is not None:
-            weights = weights.astype(jnp.float64)
+        kernels, xp = self.kernels, self.kernels.xp
+        weights = None
+        if self.column_scale is not None:
+            weights = kernels.asarray(self.column_scale.astype(np.float64))
         for panel in _panels(self.chunks, self.panel_rows):
-            held = jnp.concatenate([self._rows(chunk) for chunk in panel]).astype(jnp.float64)
+            held = _float64(xp.concatenate([self._rows(chunk) for chunk in panel]))
             # (J diag(b)) (J diag(b))^T: the held rows carry b^2, streamed rows none.
             held_scaled = held if weights is None else held * weights
             held_right = held if weights is None else held_scaled * weights
             start, stop = panel[0].start, panel[-1].stop
-            gram[start:stop, start:stop] = np.asarray(
-                jnp.matmul(held_scaled, held_scaled.T, precision=HIGHEST)
-            )
+            gram[start:stop, start:stop] = np.asarray(kernels.matmul(held_scaled, held_scaled.T))
             for chunk in self.chunks:
                 if chunk.start < stop:
                     continue
-                rows = self._rows(chunk).astype(jnp.float64)
-                block = np.asarray(jnp.matmul(held_right, rows.T, precision=HIGHEST))
+                rows = _float64(self._rows(chunk))
+                block = np.asarray(kernels.matmul(held_right, rows.T))
                 gram[start:stop, chunk.start : chunk.stop] = block
                 gram[chunk.start : chunk.stop, start:stop] = block.T
             self.passes += 1
@@ -204,14 +198,19 @@ class StreamedJacobian(JacobianOperator):
 
     def _normal_matrix(self):
         p = self.shape[1]
-        normal = jnp.zeros((p, p), dtype=jnp.float64)
+        normal = self.kernels.new_total(p, p, np.float64)
         for _, rows in self._stream():
-            rows = rows.astype(jnp.float64)
-            normal = normal + jnp.matmul(rows.T, rows, precision=HIGHEST)
-        normal = np.asarray(normal)
+            rows = _float64(rows)
+            normal = self.kernels.add_transposed(normal, rows, rows)
+        normal = self.kernels.finish_total(normal)
         if self.column_scale is not None:
             normal = normal * np.outer(self.column_scale, self.column_scale)
         return normal
+
+
+def _float64(rows):
+    """Return the rows in float64, without a copy when they already are."""
+    return rows if rows.dtype == np.float64 else rows.astype(np.float64)
 
 
 def _panels(chunks, panel_rows: int):
