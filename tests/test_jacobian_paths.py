@@ -432,8 +432,8 @@ def test_streamed_blocks_never_reach_n_by_p(small):
     shapes = []
     chunks = []
     for chunk in op.chunks:
-        def build(x, chunk=chunk):
-            rows = chunk.build(x)
+        def build(x, spare=None, chunk=chunk):
+            rows = chunk.build(x, spare)
             shapes.append(rows.shape)
             return rows
         chunks.append(chunk._replace(build=build))
@@ -447,14 +447,34 @@ def test_streamed_blocks_never_reach_n_by_p(small):
 
 
 
+def test_streamed_build_donates_spare_block(small):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params, chunk_rows=10)
+    outputs = []
+    chunks = []
+    for chunk in op.chunks:
+        def build(x, spare=None, chunk=chunk):
+            rows = chunk.build(x, spare)
+            outputs.append(rows)
+            return rows
+        chunks.append(chunk._replace(build=build))
+    op.chunks = tuple(chunks)
+    block = np.random.default_rng(4).standard_normal((jac.shape[1], 2))
+    for _ in range(3):  # later passes write into blocks of earlier ones
+        np.testing.assert_allclose(op.matmat(block), jac @ block, rtol=1e-12, atol=1e-13)
+    donated = sum(rows.is_deleted() for rows in outputs)
+    pointwise_blocks = len(op.chunks) - 1  # the penalty condition is built whole
+    assert donated >= 2 * pointwise_blocks
+
+
 def _counting_builds(op):
     """Wrap each chunk's builder so that the built blocks are counted."""
     built = []
     chunks = []
     for chunk in op.chunks:
-        def build(x, chunk=chunk):
+        def build(x, spare=None, chunk=chunk):
             built.append(chunk.start)
-            return chunk.build(x)
+            return chunk.build(x, spare)
         chunks.append(chunk._replace(build=build))
     op.chunks = tuple(chunks)
     return built
