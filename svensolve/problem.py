@@ -12,6 +12,7 @@ n reverse passes of `jax.jacrev`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import warnings
@@ -374,8 +375,13 @@ class Problem:
 
 
 def _check_operator_start(jacobian, residual) -> None:
-    """Raise if ``J^T r`` is non-finite; rows of an operator are not inspected one by one."""
-    gradient = jacobian.rmatvec(residual)
+    """Raise if ``J^T r`` is non-finite; rows of an operator are not inspected one by one.
+
+    The pass runs on a copy, so the solve's operator starts its passes as it
+    would at any other iterate: a resumed solve then sums its products in the
+    same order as the uninterrupted one, and ends at the same bits.
+    """
+    gradient = copy.copy(jacobian).rmatvec(residual)
     bad = np.flatnonzero(~np.isfinite(gradient))
     if bad.size:
         raise ValueError(
