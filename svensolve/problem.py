@@ -378,7 +378,7 @@ def _check_operator_start(jacobian, residual) -> None:
     """Raise if ``J^T r`` is non-finite; rows of an operator are not inspected one by one.
 
     The pass runs on a copy, so the solve's operator starts its passes as it
-    would at any other iterate: a resumed solve then sums its products in the
+    would at any other iterate. A resumed solve then sums its products in the
     same order as the uninterrupted one, and ends at the same bits.
     """
     gradient = copy.copy(jacobian).rmatvec(residual)

@@ -176,6 +176,24 @@ def test_streamed_gradient_gathered_in_first_pass(small):
     assert op.passes == passes
 
 
+@pytest.mark.parametrize("method", ["randomized", "single-pass", "krylov"])
+def test_sketch_of_rank_deficient_fit(method):
+    # 5 of 20 columns are zero, so J Omega has rank 15 and a width of 20.
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, 300)
+    features = np.stack([np.cos(k * np.arccos(x)) for k in range(20)], axis=1)
+    features[:, [3, 7, 11, 12, 19]] = 0.0
+    targets = features @ rng.normal(size=20) + 0.01 * rng.normal(size=300)
+    expected = np.linalg.lstsq(features, targets, rcond=None)[0]
+
+    factors = operator_factors(ArrayOperator(features), 64, method, seed=0)
+    step = sven_direction(factors, -targets, 1.0, None, 1e-10, 0.0).step
+
+    left = factors.u
+    np.testing.assert_allclose(left.T @ left, np.eye(left.shape[1]), atol=1e-12)
+    np.testing.assert_allclose(step, expected, rtol=1e-11, atol=1e-12)
+
+
 def _well_conditioned(n, p, seed=0):
     rng = np.random.default_rng(seed)
     k = min(n, p)

@@ -153,9 +153,14 @@ def single_pass_factors(operator: JacobianOperator, rank: int, oversampling: int
     product, normal = operator.range_and_normal_matmat(test)
     with one_thread_if_small(*product.shape):
         basis, triangle = np.linalg.qr(product)
-    # Q^T J = R^{-T} (J^T Y)^T, transposed: (p, width).
-    projected = scipy.linalg.solve_triangular(triangle, normal.T, trans="T").T
-    return _factors_from_projection(operator, basis, projected, rank)
+        # R is singular when J has a lower rank than the sketch's width, and
+        # R^{-1} would then turn rounding into directions. With R = W S Z^T
+        # and Y = (Q W) S Z^T, the columns of Q W whose value in S is above
+        # rounding span the range of Y, and J^T (Q W) = (J^T Y) Z S^{-1}.
+        left, values, right_t = scipy.linalg.svd(triangle, check_finite=False)
+    keep = values > _rank_tolerance(triangle.shape, values, operator.dtype)
+    projected = (normal @ right_t[keep].T) / values[keep]
+    return _factors_from_projection(operator, basis @ left[:, keep], projected, rank)
 
 
 def block_krylov_factors(operator: JacobianOperator, rank: int, oversampling: int = 10,
@@ -175,13 +180,38 @@ def block_krylov_factors(operator: JacobianOperator, rank: int, oversampling: in
         block = _orthonormal(operator.rmatmat(block))
         block = operator.matmat(block)
         basis = np.concatenate(blocks, axis=1)
-        for _ in range(2):
-            block = block - basis @ (basis.T @ block)
         if basis.shape[1] + block.shape[1] > operator.shape[0]:
             break  # the basis already spans every residual direction
-        block = _orthonormal(block)
+        block = _new_directions(block, basis)
+        if block.shape[1] == 0:
+            break  # J has no direction outside the basis
         blocks.append(block)
     return _factors_from_basis(operator, np.concatenate(blocks, axis=1), rank)
+
+
+def _new_directions(block: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Return an orthonormal basis of the part of ``block`` outside the orthonormal ``basis``.
+
+    When J has a lower rank than the basis is wide, what is left of the block
+    after projection is rounding. Normalising it would give columns that are
+    far from orthogonal to ``basis`` (0.08 on a fit with 5 zero columns of
+    20). So only the directions above the rank tolerance of numpy's
+    ``matrix_rank``, relative to the block before projection, are kept.
+    """
+    scale = np.linalg.norm(block, axis=0)
+    for _ in range(2):  # classical Gram-Schmidt with reorthogonalisation
+        block = block - basis @ (basis.T @ block)
+    with one_thread_if_small(*block.shape):
+        left, values, _ = scipy.linalg.svd(block, full_matrices=False, check_finite=False)
+    largest = np.max(scale, initial=0.0)
+    keep = values > _rank_tolerance(block.shape, np.array([largest]), block.dtype)
+    kept = left[:, keep]
+    return _orthonormal(kept - basis @ (basis.T @ kept))
+
+
+def _rank_tolerance(shape, values, dtype) -> float:
+    """Return numpy's ``matrix_rank`` tolerance, ``max(shape) * eps * max(values)``."""
+    return max(shape) * np.finfo(dtype).eps * float(np.max(values, initial=0.0))
 
 
 def gram_factors(operator: JacobianOperator, rank: int | None = None,
