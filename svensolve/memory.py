@@ -183,7 +183,9 @@ def _choose_path(requested, dense_bytes, limit, whole_block_bytes):
 def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
     """Factorisation method and rank of an operator path."""
     small = min(n, p)
-    gram_bytes = 3 * small * small * itemsize
+    # The Gram matrix is accumulated and factored in float64 even for a
+    # float32 problem, so its size does not depend on itemsize.
+    gram_bytes = 3 * small * small * 8
     gram_fits = gram_bytes <= limit // 2
     if method == "gram" and svd not in ("auto", "gram", "exact"):
         raise ValueError(
@@ -200,7 +202,7 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
             raise ValueError(
                 f"the Gram matrix ({small} x {small}) needs about {_gigabytes(gram_bytes)}, "
                 f"over half of memory_limit {_gigabytes(limit)}; use a rank with "
-                "svd='randomized' or 'krylov'"
+                "svd='randomized' or 'krylov', or raise memory_limit"
             )
         return "gram", rank, "factored through the Gram matrix"
     if svd == "auto" and method == "streamed" and gram_fits and (rank is None or 4 * rank > small):

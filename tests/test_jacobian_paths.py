@@ -365,6 +365,14 @@ def test_choice_streamed_gram_when_it_fits():
     assert (choice.method, choice.svd, choice.rank) == ("streamed", "gram", None)
 
 
+def test_choice_sizes_gram_in_float64():
+    # In float32 the 1,000 x 1,000 Gram matrix and its eigenvectors would take
+    # 12 MB, within half of the 40 MB limit, but they are float64: 24 MB.
+    choice = choose_jacobian("auto", 1000, 10**6, 4, memory_limit=40 * 10**6)
+    assert choice.method == "streamed"
+    assert choice.svd == "randomized"
+
+
 def test_choice_matrix_free_for_whole_blocks():
     choice = choose_jacobian("auto", 10**5, 10**5, 8, memory_limit=8 * 2**30,
                              largest_whole_block=10**5)
