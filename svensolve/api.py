@@ -454,8 +454,14 @@ def _as_float_pytree(params):
             )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(f"{name} has dtype {dtype}; parameters must be float arrays")
-        if not np.all(np.isfinite(np.asarray(leaf))):
-            raise ValueError(f"{name} has non-finite values; the start must be finite")
+        values = np.asarray(leaf)
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            index = tuple(int(i) for i in bad[0])
+            raise ValueError(
+                f"{name} has {len(bad)} non-finite values, the first {values[index]} at index "
+                f"{index}; the start must be finite"
+            )
     return jax.tree.map(jnp.asarray, params)
 
 

@@ -16,6 +16,15 @@ def test_nonfinite_residual_at_start_names_condition_and_point():
         sv.minimize(sv.Problem([good, condition]), jnp.array([1.0]))
 
 
+def test_nonfinite_params_name_leaf_and_index():
+    params = {"w": jnp.ones((2, 3)).at[1, 2].set(jnp.nan), "b": jnp.zeros(3)}
+    problem = sv.Problem([sv.Condition("fit", lambda p: p["w"].sum(axis=0) + p["b"])])
+
+    with pytest.raises(ValueError, match=r"params\['w'\] has 1 non-finite values, the first "
+                                         r"nan at index \(1, 2\)"):
+        sv.minimize(problem, params)
+
+
 def test_infinite_residual_in_least_squares_is_an_error():
     with pytest.raises(ValueError, match="non-finite residual"):
         sv.least_squares(lambda x: jnp.array([jnp.inf, x[0], x[1]]), np.ones(2))
