@@ -12,8 +12,9 @@ drops it. How those products run decides much of a pass's time:
   ``Precision.HIGHEST``: TF32 matrix products would round a float32 J J^T
   until it is indefinite.
 
-`kernels_for` returns the set that fits where the rows live. Both give the
-results as numpy arrays of the same shape.
+`kernels_for` returns the set that fits where the rows live. Both sets have
+the same methods, and `finish_total` turns either's accumulated transposed
+product into a numpy array of shape (p, m).
 """
 
 from __future__ import annotations
