@@ -357,7 +357,7 @@ class Problem:
             if bad.size:
                 raise ValueError(_nonfinite_message(condition, values, bad[0], "residual"))
         if is_operator(jacobian):
-            _check_operator_start(jacobian, residual)
+            _check_operator_start(jacobian, residual, self.conditions, blocks)
             return
         jacobian = np.asarray(jacobian)
         for condition, block in zip(self.conditions, blocks, strict=True):
@@ -374,21 +374,34 @@ class Problem:
                 )
 
 
-def _check_operator_start(jacobian, residual) -> None:
-    """Raise if ``J^T r`` is non-finite; rows of an operator are not inspected one by one.
+def _check_operator_start(jacobian, residual, conditions, blocks) -> None:
+    """Raise if ``J^T r`` is non-finite, naming the condition and point where the path allows.
 
-    The pass runs on a copy, so the solve's operator starts its passes as it
+    A streamed J is then searched block by block for the first bad row. The
+    matrix-free path has no rows, so its error names an entry of ``J^T r``.
+    The passes run on copies, so the solve's operator starts its passes as it
     would at any other iterate. A resumed solve then sums its products in the
     same order as the uninterrupted one, and ends at the same bits.
     """
     gradient = copy.copy(jacobian).rmatvec(residual)
     bad = np.flatnonzero(~np.isfinite(gradient))
-    if bad.size:
-        raise ValueError(
-            f"the Jacobian ({jacobian.method} path) has non-finite entries at the start: "
-            f"entry {bad[0]} of J^T r is {gradient[bad[0]]}; solve a smaller copy with "
-            "jacobian='dense' to find the condition and point"
-        )
+    if not bad.size:
+        return
+    found = copy.copy(jacobian).first_nonfinite_row()
+    if found is not None:
+        row, value = found
+        for condition, block in zip(conditions, blocks, strict=True):
+            if block.start <= row < block.stop:
+                values = np.zeros(block.stop - block.start)
+                values[row - block.start] = value
+                raise ValueError(
+                    _nonfinite_message(condition, values, row - block.start, "Jacobian")
+                )
+    raise ValueError(
+        f"the Jacobian ({jacobian.method} path) has non-finite entries at the start: "
+        f"entry {bad[0]} of J^T r is {gradient[bad[0]]}; solve a smaller copy with "
+        "jacobian='dense' to find the condition and point"
+    )
 
 
 def _nonfinite_message(condition, values, index, what) -> str:

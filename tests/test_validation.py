@@ -16,6 +16,18 @@ def test_nonfinite_residual_at_start_names_condition_and_point():
         sv.minimize(sv.Problem([good, condition]), jnp.array([1.0]))
 
 
+@pytest.mark.parametrize("path", ["dense", "streamed"])
+def test_nonfinite_jacobian_names_condition_and_point(path):
+    # sqrt(|p x|) is finite at x = 0, but its derivative there is 0 / 0.
+    points = jnp.array([[1.0], [2.0], [0.0], [3.0]])
+    rooted = sv.Condition("root", lambda p, x: jnp.sqrt(jnp.abs(p[0] * x[0])) - 1.0,
+                          points=points)
+    data = sv.Condition("data", lambda p, x: p[0] - x[0], points=points)
+
+    with pytest.raises(ValueError, match=r"'root' has a non-finite Jacobian.*point 2: \[0\.\]"):
+        sv.minimize(sv.Problem([data, rooted]), jnp.array([1.0]), jacobian=path)
+
+
 def test_nonfinite_params_name_leaf_and_index():
     params = {"w": jnp.ones((2, 3)).at[1, 2].set(jnp.nan), "b": jnp.zeros(3)}
     problem = sv.Problem([sv.Condition("fit", lambda p: p["w"].sum(axis=0) + p["b"])])

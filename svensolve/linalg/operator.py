@@ -76,6 +76,13 @@ class JacobianOperator(abc.ABC):
         """Euclidean norm of each column; subclasses that cannot afford it raise."""
         raise NotImplementedError(f"{type(self).__name__} does not compute column norms")
 
+    def first_nonfinite_row(self) -> tuple[int, float] | None:
+        """Return the row index and value of the first non-finite entry of J, or None.
+
+        None also means that the path cannot look at rows one by one.
+        """
+        return None
+
     def expect_residual(self, residual: np.ndarray) -> None:
         """Announce that ``rmatvec(residual)`` follows.
 

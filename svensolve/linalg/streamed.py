@@ -138,6 +138,16 @@ class StreamedJacobian(JacobianOperator):
             rows = rows * self.kernels.asarray(scale)
         return rows
 
+    def first_nonfinite_row(self):
+        # One more pass, made only when the start check has found J^T r non-finite.
+        for chunk in self.chunks:
+            rows = np.asarray(self._rows(chunk))
+            bad = np.argwhere(~np.isfinite(rows))
+            if bad.size:
+                local, column = (int(i) for i in bad[0])
+                return chunk.start + local, float(rows[local, column])
+        return None
+
     def _input_block(self, block):
         """Return the (p, m) block with the column scale applied, as the kernels' array type."""
         return self.kernels.asarray(self._scale_input(np.asarray(block, dtype=self.dtype)))
