@@ -166,8 +166,8 @@ def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
 
 
 def _choose_path(requested, dense_bytes, limit, whole_block_bytes):
-    size = f"the dense Jacobian needs about {_gigabytes(dense_bytes)} with working copies"
-    budget = f"memory_limit {_gigabytes(limit)}"
+    size = f"the dense Jacobian needs about {_binary_size(dense_bytes)} with working copies"
+    budget = f"memory_limit {_binary_size(limit)}"
     if requested != "auto":
         return requested, f"jacobian={requested!r} requested ({size})"
     if dense_bytes <= limit:
@@ -176,7 +176,7 @@ def _choose_path(requested, dense_bytes, limit, whole_block_bytes):
         return "streamed", f"{size}, over {budget}: rows are streamed in blocks"
     return "matrix-free", (
         f"{size}, over {budget}, and a condition that cannot be split by points needs "
-        f"{_gigabytes(whole_block_bytes)}: J is used through JVPs and VJPs only"
+        f"{_binary_size(whole_block_bytes)}: J is used through JVPs and VJPs only"
     )
 
 
@@ -200,8 +200,8 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
             )
         if not gram_fits:
             raise ValueError(
-                f"the Gram matrix ({small} x {small}) needs about {_gigabytes(gram_bytes)}, "
-                f"over half of memory_limit {_gigabytes(limit)}; use a rank with "
+                f"the Gram matrix ({small} x {small}) needs about {_binary_size(gram_bytes)}, "
+                f"over half of memory_limit {_binary_size(limit)}; use a rank with "
                 "svd='randomized' or 'krylov', or raise memory_limit"
             )
         return "gram", rank, "factored through the Gram matrix"
@@ -214,5 +214,9 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
     return chosen, rank, f"{chosen} SVD of rank {rank}"
 
 
-def _gigabytes(size: int) -> str:
-    return f"{size / 2**30:.3g} GiB"
+def _binary_size(size: int) -> str:
+    """Return ``size`` bytes in the largest binary unit that keeps it at 1 or more."""
+    for unit, power in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 2**power:
+            return f"{size / 2**power:.3g} {unit}"
+    return f"{size} B"

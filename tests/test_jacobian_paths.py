@@ -390,6 +390,12 @@ def test_choice_rejects_gram_over_limit():
         choose_jacobian("gram", 10**5, 10**6, 8, memory_limit=2**30)
 
 
+def test_choice_message_sizes_in_fitting_unit():
+    # 3 x 4 x 4 float64 entries are 384 bytes; half of the 200-byte limit is 100.
+    with pytest.raises(ValueError, match=r"needs about 384 B, over half of memory_limit 200 B"):
+        choose_jacobian("gram", 4, 10**3, 8, memory_limit=200)
+
+
 def test_options_reject_unknown_path():
     with pytest.raises(ValueError, match="jacobian must be one of"):
         make_options(jacobian="sparse")
