@@ -74,7 +74,6 @@ def sven_direction(factors, residual, lr=1.0, rank=None, rtol=0.0, damping=0.0) 
     return Direction(step, predicted, xp.sum(keep))
 
 
-
 def ladder_directions(factors, residual, rank, cutoffs) -> Direction:
     """Compute the undamped steps of several cutoffs at once, as rows, with reductions and ranks.
 

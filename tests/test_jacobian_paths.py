@@ -458,65 +458,50 @@ def test_streamed_peak_memory_below_dense_size(tmp_path):
     assert cost < start_cost
 
 
-def test_streamed_blocks_never_reach_n_by_p(small):
-    problem, params, x0, jac, _ = small
-    _, _, op, _ = _operator("streamed", problem, params, chunk_rows=10)
-    shapes = []
+def _recording_builds(op):
+    """Wrap each chunk's builder, and return the list of (chunk start, block) it appends to."""
+    built = []
     chunks = []
     for chunk in op.chunks:
         def build(x, spare=None, chunk=chunk):
             rows = chunk.build(x, spare)
-            shapes.append(rows.shape)
+            built.append((chunk.start, rows))
             return rows
         chunks.append(chunk._replace(build=build))
     op.chunks = tuple(chunks)
+    return built
+
+
+def test_streamed_blocks_never_reach_n_by_p(small):
+    problem, params, x0, jac, _ = small
+    _, _, op, _ = _operator("streamed", problem, params, chunk_rows=10)
+    built = _recording_builds(op)
     randomized_factors(op, rank=8)
     op.gram_matrix()
     op.column_norms()
     whole_block = 20  # the penalty condition has no points, so it is built whole
+    shapes = [rows.shape for _, rows in built]
     assert shapes
     assert all(rows <= 10 or rows == whole_block for rows, _ in shapes)
-
 
 
 def test_streamed_build_donates_spare_block(small):
     problem, params, x0, jac, _ = small
     _, _, op, _ = _operator("streamed", problem, params, chunk_rows=10)
-    outputs = []
-    chunks = []
-    for chunk in op.chunks:
-        def build(x, spare=None, chunk=chunk):
-            rows = chunk.build(x, spare)
-            outputs.append(rows)
-            return rows
-        chunks.append(chunk._replace(build=build))
-    op.chunks = tuple(chunks)
+    built = _recording_builds(op)
     block = np.random.default_rng(4).standard_normal((jac.shape[1], 2))
     for _ in range(3):  # later passes write into blocks of earlier ones
         np.testing.assert_allclose(op.matmat(block), jac @ block, rtol=1e-12, atol=1e-13)
-    donated = sum(rows.is_deleted() for rows in outputs)
+    donated = sum(rows.is_deleted() for _, rows in built)
     pointwise_blocks = len(op.chunks) - 1  # the penalty condition is built whole
     assert donated >= 2 * pointwise_blocks
-
-
-def _counting_builds(op):
-    """Wrap each chunk's builder so that the built blocks are counted."""
-    built = []
-    chunks = []
-    for chunk in op.chunks:
-        def build(x, spare=None, chunk=chunk):
-            built.append(chunk.start)
-            return chunk.build(x, spare)
-        chunks.append(chunk._replace(build=build))
-    op.chunks = tuple(chunks)
-    return built
 
 
 @pytest.mark.parametrize("chunk_rows", [10, 1000])
 def test_streamed_pass_reuses_last_block(small, chunk_rows):
     problem, params, x0, jac, _ = small
     _, _, op, _ = _operator("streamed", problem, params, chunk_rows=chunk_rows)
-    built = _counting_builds(op)
+    built = _recording_builds(op)
     blocks = len(op.chunks)
     rng = np.random.default_rng(3)
     block = rng.standard_normal((jac.shape[1], 2))

@@ -120,6 +120,6 @@ class DeviceKernels:
 
 
 def kernels_for(x) -> type:
-    """The kernels for rows built at ``x``: HostKernels if x is on the CPU."""
+    """Return the kernels for rows built at ``x``: HostKernels if x is on the CPU."""
     on_host = all(device.platform == "cpu" for device in jnp.asarray(x).devices())
     return HostKernels if on_host else DeviceKernels

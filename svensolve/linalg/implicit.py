@@ -158,7 +158,7 @@ def single_pass_factors(operator: JacobianOperator, rank: int, oversampling: int
         # and Y = (Q W) S Z^T, the columns of Q W whose value in S is above
         # rounding span the range of Y, and J^T (Q W) = (J^T Y) Z S^{-1}.
         left, values, right_t = scipy.linalg.svd(triangle, check_finite=False)
-    keep = values > _rank_tolerance(triangle.shape, values, operator.dtype)
+    keep = values > _rank_tolerance(triangle.shape, np.max(values, initial=0.0), operator.dtype)
     projected = (normal @ right_t[keep].T) / values[keep]
     return _factors_from_projection(operator, basis @ left[:, keep], projected, rank)
 
@@ -203,15 +203,17 @@ def _new_directions(block: np.ndarray, basis: np.ndarray) -> np.ndarray:
         block = block - basis @ (basis.T @ block)
     with one_thread_if_small(*block.shape):
         left, values, _ = scipy.linalg.svd(block, full_matrices=False, check_finite=False)
-    largest = np.max(scale, initial=0.0)
-    keep = values > _rank_tolerance(block.shape, np.array([largest]), block.dtype)
-    kept = left[:, keep]
-    return _orthonormal(kept - basis @ (basis.T @ kept))
+    keep = values > _rank_tolerance(block.shape, np.max(scale, initial=0.0), block.dtype)
+    directions = left[:, keep]
+    return _orthonormal(directions - basis @ (basis.T @ directions))
 
 
-def _rank_tolerance(shape, values, dtype) -> float:
-    """Return numpy's ``matrix_rank`` tolerance, ``max(shape) * eps * max(values)``."""
-    return max(shape) * np.finfo(dtype).eps * float(np.max(values, initial=0.0))
+def _rank_tolerance(shape, largest: float, dtype) -> float:
+    """Return numpy's ``matrix_rank`` tolerance, ``max(shape) * eps * largest``.
+
+    ``largest`` is the largest singular value, or a bound on it.
+    """
+    return max(shape) * np.finfo(dtype).eps * float(largest)
 
 
 def gram_factors(operator: JacobianOperator, rank: int | None = None,
