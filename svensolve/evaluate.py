@@ -17,6 +17,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from svensolve import rows
+from svensolve.linalg.block_products import HostKernels, kernels_for
 from svensolve.linalg.matrix_free import MatrixFreeJacobian, compile_products
 from svensolve.linalg.streamed import StreamedJacobian
 from svensolve.memory import JacobianChoice, choose_jacobian
@@ -72,10 +73,13 @@ def from_problem(problem: Problem, params, jacobian: str = "auto", *, rank=None,
     # Only what changes the compiled code is in the key: the memory limit, which
     # follows the free memory at each call, must not force a new compilation.
     key = (treedef, structure, choice.method)
+    part_rows = None
     if choice.method == "streamed":
-        key += (choice.chunk_rows,)
+        on_host = kernels_for(x0) is HostKernels
+        part_rows = rows.part_rows(p * np.dtype(x0.dtype).itemsize, on_host)
+        key += (choice.chunk_rows, part_rows)
     if key not in problem.compiled:
-        problem.compiled[key] = _compile(problem, params, unravel, choice)
+        problem.compiled[key] = _compile(problem, params, unravel, choice, part_rows)
     evaluator = dataclasses.replace(problem.compiled[key], choice=choice)
     evaluator.set_points(None)  # a cached evaluator may hold an earlier solve's sample
     return evaluator, np.asarray(x0), unravel
@@ -92,7 +96,8 @@ FUSED_MAX_ENTRIES = 100_000
 TRIAL_BATCH = 8
 
 
-def _compile(problem: Problem, params, unravel, choice: JacobianChoice) -> Evaluator:
+def _compile(problem: Problem, params, unravel, choice: JacobianChoice,
+             part_rows=None) -> Evaluator:
     # The collocation points are an argument of every compiled function, so a
     # solve that resamples them reuses the compiled code.
     def residual(x, points):
@@ -115,7 +120,7 @@ def _compile(problem: Problem, params, unravel, choice: JacobianChoice) -> Evalu
         )
     )
     if choice.method == "streamed":
-        plan = rows.RowPlan(problem, blocks, unravel, choice.chunk_rows)
+        plan = rows.RowPlan(problem, blocks, unravel, choice.chunk_rows, part_rows)
 
         def jacobian_at(x):
             # NOTE: panel_rows comes from the first compilation's memory limit.

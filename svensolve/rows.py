@@ -9,6 +9,8 @@ split and is built whole, as the dense path builds it.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
@@ -16,9 +18,28 @@ from jax.flatten_util import ravel_pytree
 from svensolve.linalg.streamed import RowChunk
 from svensolve.problem import Block, Condition, Problem, _pointwise_jacobian
 
+# Largest part of a block, in bytes, whose per-point gradients one step of
+# the build's loop computes on the CPU. XLA's CPU threads get their buffers
+# from glibc's malloc, which maps a buffer above its mmap threshold (at most
+# 32 MiB) afresh on every allocation, so a block built in one piece
+# page-faults its whole size on every build. On a 20,000 x 91,501 PINN
+# Jacobian a block of 366 rows took 0.137 s and 69,000 page faults in one
+# piece, and 0.075 s and none in parts of 11 rows (8 MiB) or 22 rows. Parts
+# of 33 rows (24 MiB) faulted again.
+PART_BYTES = 8 * 2**20
+
 
 def _flatten(tree):
     return ravel_pytree(tree)[0]
+
+
+def part_rows(row_bytes: int, on_host: bool):
+    """Rows per part of a streamed block's build, or None to build it in one piece.
+
+    On an accelerator the whole block is built at once: its allocator keeps
+    its memory, and a loop would only serialise the work.
+    """
+    return max(1, PART_BYTES // row_bytes) if on_host else None
 
 
 def is_pointwise(condition: Condition) -> bool:
@@ -43,11 +64,13 @@ class RowPlan:
     (a resampling solve) give new blocks without compiling again.
     """
 
-    def __init__(self, problem: Problem, blocks, unravel, chunk_rows: int):
+    def __init__(self, problem: Problem, blocks, unravel, chunk_rows: int, part_rows=None):
         self.parts = []
         for condition, block in zip(problem.conditions, blocks, strict=True):
             if is_pointwise(condition):
-                self.parts.append(_PointwisePart(condition, block, unravel, chunk_rows))
+                self.parts.append(
+                    _PointwisePart(condition, block, unravel, chunk_rows, part_rows)
+                )
             else:
                 self.parts.append(_WholePart(condition, block, unravel))
 
@@ -78,13 +101,23 @@ class _WholePart:
 
 
 class _PointwisePart:
-    """A pointwise condition, split into blocks of ``points_per_chunk`` points."""
+    """A pointwise condition, split into blocks of ``points_per_chunk`` points.
 
-    def __init__(self, condition: Condition, block: Block, unravel, chunk_rows: int):
+    Each block is built in ``part_count`` parts of ``part_points`` points,
+    so that no buffer of a build is much larger than a part (see `PART_BYTES`).
+    """
+
+    def __init__(self, condition: Condition, block: Block, unravel, chunk_rows: int,
+                 part_rows=None):
         self.block = block
         self.count = condition.count
-        self.rows_per_point = (block.stop - block.start) // self.count
-        self.points_per_chunk = max(1, min(self.count, chunk_rows // self.rows_per_point))
+        self.rows_per_point = rows_per_point = (block.stop - block.start) // self.count
+        points = max(1, min(self.count, chunk_rows // rows_per_point))
+        max_part_points = points if part_rows is None else max(1, part_rows // rows_per_point)
+        self.part_count = part_count = math.ceil(points / max_part_points)
+        self.part_points = part_points = math.ceil(points / part_count)
+        # Up to part_count - 1 points more than requested, so all parts have one shape.
+        self.points_per_chunk = part_count * part_points
 
         def build(x, points):
             jacobian = _pointwise_jacobian(condition.fn, unravel(x), points, _flatten)
@@ -92,8 +125,21 @@ class _PointwisePart:
 
         self.build = jax.jit(build)
 
+        def build_part(number, spare, x, points):
+            first = number * part_points
+            part = jax.tree.map(
+                lambda leaf: jax.lax.dynamic_slice_in_dim(leaf, first, part_points), points
+            )
+            return jax.lax.dynamic_update_slice(
+                spare, build(x, part), (first * rows_per_point, 0)
+            )
+
         def build_into(spare, x, points):
-            return jax.lax.dynamic_update_slice(spare, build(x, points), (0, 0))
+            if part_count == 1:
+                return build_part(0, spare, x, points)
+            return jax.lax.fori_loop(
+                0, part_count, lambda number, block: build_part(number, block, x, points), spare
+            )
 
         # XLA writes the block into the donated spare's memory instead of
         # mapping fresh pages: half the page faults of a build.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import svensolve as sv
-from svensolve import evaluate
+from svensolve import evaluate, rows
 from svensolve.linalg.block_products import DeviceKernels, HostKernels
 from svensolve.linalg.implicit import (
     ArrayOperator,
@@ -415,7 +415,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     import resource, sys
     import jax, jax.numpy as jnp, numpy as np
     import svensolve as sv
-    from svensolve import evaluate
+    from svensolve import evaluate, rows
 from svensolve.linalg.block_products import DeviceKernels, HostKernels
     from svensolve.options import make_options
     from svensolve.solve import solve
@@ -495,6 +495,33 @@ def test_streamed_build_donates_spare_block(small):
     donated = sum(rows.is_deleted() for _, rows in built)
     pointwise_blocks = len(op.chunks) - 1  # the penalty condition is built whole
     assert donated >= 2 * pointwise_blocks
+
+
+def test_streamed_block_built_in_parts(small, monkeypatch):
+    problem, params, x0, jac, _ = small
+    # Parts of 2 points (4 rows) and blocks of 10 rows: 3 parts of a block,
+    # with the block padded from 5 points to 6.
+    monkeypatch.setattr(rows, "PART_BYTES", 4 * jac.shape[1] * 8)
+    ev, _, op, _ = _operator("streamed", problem, params, chunk_rows=10)
+    data = op.chunks[0]
+    assert (data.stop - data.start) == 12
+    part = next(part for part in _plan_parts(ev) if hasattr(part, "part_count"))
+    assert part.part_count == 3
+    assert part.part_points == 2
+    assert part.points_per_chunk == 6
+    built = _recording_builds(op)
+    block = np.random.default_rng(5).standard_normal((jac.shape[1], 2))
+    for _ in range(3):  # the second and third passes build into donated blocks
+        np.testing.assert_allclose(op.matmat(block), jac @ block, rtol=1e-12, atol=1e-13)
+    assert sum(block_rows.is_deleted() for _, block_rows in built) >= len(op.chunks)
+
+
+def _plan_parts(evaluator):
+    """The parts of the RowPlan that the streamed evaluator's Jacobian closes over."""
+    cells = evaluator.jacobian.__closure__ or ()
+    plan = next(cell.cell_contents for cell in cells
+                if isinstance(cell.cell_contents, rows.RowPlan))
+    return plan.parts
 
 
 @pytest.mark.parametrize("chunk_rows", [10, 1000])
