@@ -140,8 +140,10 @@ class _Run:
         except Exception as error:
             # A residual, Jacobian or sampler failing mid-solve propagates, as in
             # scipy, but carries the best point so far, so the run is not lost.
-            self._attach_best_result(error)
-            logger.error("the solve failed after %d iterations: %s", self.nit, error)
+            # The error's note gives the iterations and the best cost. Before
+            # Python 3.11 errors take no notes, and a log line gives them instead.
+            if not self._attach_best_result(error):
+                logger.error("the solve failed after %d iterations: %s", self.nit, error)
             raise
         finally:
             self.reporter.close()
@@ -149,21 +151,23 @@ class _Run:
                 self._save_final_checkpoint()
         return self._result(status)
 
-    def _attach_best_result(self, error: Exception) -> None:
-        """Set ``error.best_result`` to the Result at the best point, with a note saying so."""
+    def _attach_best_result(self, error: Exception) -> bool:
+        """Attach the Result at the best point to ``error``; return True if a note was added."""
         try:
             best_result = self._result(Status.ERROR)
         except Exception:  # noqa: BLE001 (the result may need the failing evaluation)
-            return
+            return False
         try:
             error.best_result = best_result
         except AttributeError:  # an exception type that takes no new attributes
-            return
-        if hasattr(error, "add_note"):  # Python 3.11 and later
-            error.add_note(
-                "svensolve: the best point so far is in this exception's best_result "
-                f"(cost {self.best.cost:.6e} after {self.nit} iterations)"
-            )
+            return False
+        if not hasattr(error, "add_note"):  # Python 3.10
+            return False
+        error.add_note(
+            "svensolve: the best point so far is in this exception's best_result "
+            f"(cost {self.best.cost:.6e} after {self.nit} iterations)"
+        )
+        return True
 
     def _start_residual(self, x0: np.ndarray, saved: dict | None) -> np.ndarray:
         """r(x0), or the residual saved in a checkpoint when resuming."""
@@ -382,8 +386,10 @@ class _Run:
                 continue
             jacobian = new_jacobian
             self._offer_best(point, jacobian)
-            work, work_jacobian, factors = self._factor_at(point, jacobian)
+            # Recorded before the factorisation, the longest part of an
+            # iteration, so a Ctrl-C there still leaves the step in the history.
             self._record(point, proposal, index, state, gain_ratio, accepted=True)
+            work, work_jacobian, factors = self._factor_at(point, jacobian)
 
     def _offer_best(self, point: _Point, jacobian) -> None:
         """Keep ``point`` and its Jacobian as the best point if its cost is lower."""

@@ -74,6 +74,30 @@ def test_interrupt_during_first_factorisation_returns_start(monkeypatch):
     assert result.cost == 1.0
 
 
+def test_interrupt_during_later_factorisation_keeps_step(monkeypatch):
+    import svensolve.solve
+
+    real_svd = svensolve.solve.truncated_svd
+    calls = []
+
+    def interrupted_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_svd(*args, **kwargs)
+
+    monkeypatch.setattr(svensolve.solve, "truncated_svd", interrupted_third)
+    result = sv.least_squares(lambda x: jnp.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]]),
+                              np.array([-1.2, 1.0]))
+
+    assert result.status == sv.Status.INTERRUPTED
+    assert result.nit >= 2
+    assert len(result.history["cost"]) == result.nit
+    # The step accepted just before the interrupt is the best point and in the history.
+    assert result.cost == result.history["cost"][-1]
+    assert result.cost < 0.5 * (4.4**2 + 2.2**2)
+
+
 def test_float32_line_search_stays_float32():
     rng = np.random.default_rng(1)
     matrix = rng.standard_normal((5, 12)).astype(np.float32)
