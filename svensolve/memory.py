@@ -156,6 +156,9 @@ def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
     chunk_rows = max(1, min(CHUNK_BYTES, limit // 16) // (p * itemsize))
     panel_rows = max(chunk_rows, (limit // 4) // (p * itemsize))
     method, reason = _choose_path(requested, dense_bytes, limit, largest_whole_block * p * itemsize)
+    if method in ("streamed", "gram"):
+        block_bytes = _binary_size(chunk_rows * p * itemsize)
+        reason = f"{reason}; blocks of about {chunk_rows:,} rows ({block_bytes})"
     if method == "dense":
         return JacobianChoice("dense", svd, rank, reason, chunk_rows, panel_rows, limit)
     svd, rank, svd_reason = _choose_factorisation(method, svd, rank, n, p, itemsize, limit)
@@ -173,7 +176,7 @@ def _choose_path(requested, dense_bytes, limit, whole_block_bytes):
     if dense_bytes <= limit:
         return "dense", f"{size}, within {budget}"
     if whole_block_bytes * 4 <= limit:
-        return "streamed", f"{size}, over {budget}: rows are streamed in blocks"
+        return "streamed", f"{size}, over {budget}: rows are streamed"
     return "matrix-free", (
         f"{size}, over {budget}, and a condition that cannot be split by points needs "
         f"{_binary_size(whole_block_bytes)}: J is used through JVPs and VJPs only"

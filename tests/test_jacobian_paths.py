@@ -357,6 +357,9 @@ def test_choice_streamed_when_dense_too_big():
     assert choice.svd == "randomized"  # a 1e5 x 1e5 Gram matrix does not fit either
     assert choice.rank == 64
     assert choice.chunk_rows * 10**5 * 8 <= CHUNK_BYTES < 2**30
+    # 335 rows of 1e5 float64 entries: 255.6 MiB, to three digits 256 MiB.
+    assert choice.chunk_rows == 335
+    assert "blocks of about 335 rows (256 MiB)" in choice.reason
 
 
 def test_choice_streamed_gram_when_it_fits():
