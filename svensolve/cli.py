@@ -224,16 +224,26 @@ def _save_field(path, case, result, error) -> None:
 
 
 def _plot_field(args, case, result, trace) -> None:
-    from svensolve.plot import plot_field_solution
+    from svensolve.plot import plot_curve_solution, plot_field_solution
 
     points = case.test_grid()
     values = np.asarray(case.solution(result.params, points))
-    if points.shape[1] != 2 or values.ndim != 1:
-        print(f"figure:              none (--plot draws scalar fields on 2-D grids; "
-              f"{args.name} has {points.shape[1]}-D points)")
+    exact = np.asarray(case.exact(points))
+    if points.shape[1] == 1:
+        data = None
+        if hasattr(case, "observation_times") and hasattr(case, "observed_states"):
+            data = (case.observation_times, case.observed_states)
+        plot_curve_solution(args.plot, points, values, exact, result.history, trace,
+                            args.name, data=data)
+    elif points.shape[1] == 2 and values.ndim == 1:
+        plot_field_solution(args.plot, points, values, values - exact, result.history, trace,
+                            args.name)
+    else:
+        shape = "x".join(str(size) for size in values.shape[1:]) or "1"
+        print(f"figure:              none (--plot draws curves of one variable and scalar "
+              f"fields on 2-D grids; {args.name} has {points.shape[1]}-D points and "
+              f"{shape} values per point)")
         return
-    errors = values - np.asarray(case.exact(points))
-    plot_field_solution(args.plot, points, values, errors, result.history, trace, args.name)
     print(f"figure:              {args.plot}")
 
 

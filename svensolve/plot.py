@@ -1,4 +1,4 @@
-"""Figures of a solve: the field, its pointwise error and the convergence history."""
+"""Figures of a solve: the field or curves, the pointwise error and the convergence history."""
 
 from __future__ import annotations
 
@@ -49,14 +49,61 @@ def plot_field_solution(path, points, values, errors, history, metric_trace=None
         axis.set_ylabel("y")
         figure.colorbar(image, ax=axis)
 
-    axes[2].semilogy(history["time"], history["cost"], label="cost")
+    _convergence_panel(axes[2], history, metric_trace)
+    _save(plt, figure, path, title)
+
+
+def plot_curve_solution(path, times, values, exact, history, metric_trace=None, title="",
+                        data=None):
+    """Save a two-panel figure of a solve whose solution is a function of one variable.
+
+    Parameters
+    ----------
+    times : array (m, 1) or (m,)
+        The points of the test grid, such as the times of an ODE solution.
+    values, exact : arrays (m,) or (m, k)
+        The fitted solution and the reference at ``times``, one column per component.
+    history : dict
+        ``Result.history``; its ``time`` and ``cost`` are drawn.
+    metric_trace : list of (time, value), optional
+        A metric (such as the relative L2 error) against time, drawn beside the cost.
+    data : tuple (times, values), optional
+        Observations that the solve fitted, drawn as markers.
+    """
+    plt = _pyplot()
+    times = np.reshape(np.asarray(times), -1)
+    values = np.reshape(np.asarray(values), (times.size, -1))
+    exact = np.reshape(np.asarray(exact), (times.size, -1))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for component in range(values.shape[1]):
+        line = axes[0].plot(times, values[:, component], label=f"fit {component}")[0]
+        axes[0].plot(times, exact[:, component], "--", color=line.get_color(), alpha=0.7,
+                     label=f"reference {component}")
+        if data is not None:
+            data_times, data_values = (np.asarray(item) for item in data)
+            data_values = np.reshape(data_values, (np.size(data_times), -1))
+            axes[0].plot(np.reshape(data_times, -1), data_values[:, component], ".",
+                         color=line.get_color(), markersize=4)
+    axes[0].set_xlabel("t")
+    axes[0].set_title("solution (dashed: reference, dots: data)" if data is not None
+                      else "solution (dashed: reference)")
+    axes[0].legend(fontsize="small")
+    _convergence_panel(axes[1], history, metric_trace)
+    _save(plt, figure, path, title)
+
+
+def _convergence_panel(axis, history, metric_trace):
+    axis.semilogy(history["time"], history["cost"], label="cost")
     if metric_trace:
         times, metric = zip(*metric_trace, strict=True)
-        axes[2].semilogy(times, metric, label="relative L2 error")
-    axes[2].set_xlabel("time (s)")
-    axes[2].set_title("convergence")
-    axes[2].grid(True, which="both", alpha=0.3)
-    axes[2].legend()
+        axis.semilogy(times, metric, label="relative L2 error")
+    axis.set_xlabel("time (s)")
+    axis.set_title("convergence")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+
+
+def _save(plt, figure, path, title):
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -52,6 +52,16 @@ def test_run_poisson2d_reaches_1e5(capsys, tmp_path):
     assert figure.stat().st_size > 10_000
 
 
+def test_run_lotka_volterra_plots_curves(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    figure = tmp_path / "lotka.png"
+
+    assert main(["run", "lotka_volterra", "--quiet", "--plot", str(figure)]) == 0
+
+    assert f"figure:              {figure}" in capsys.readouterr().out
+    assert figure.stat().st_size > 10_000
+
+
 def test_save_on_directory_exits_2_before_solving(capsys, tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["run", "lotka_volterra", "--save", str(tmp_path)])
