@@ -153,10 +153,17 @@ class _Run:
 
     def _attach_best_result(self, error: Exception) -> bool:
         """Attach the Result at the best point to ``error``; return True if a note was added."""
+        missing = ""
         try:
             best_result = self._result(Status.ERROR)
         except Exception:  # noqa: BLE001 (the result may need the failing evaluation)
-            return False
+            # On the streamed path J at the best point is built again for the
+            # gradient, and that build may fail the same way.
+            try:
+                best_result = self._result(Status.ERROR, with_jacobian=False)
+            except Exception:  # noqa: BLE001
+                return False
+            missing = "; its jac is None and grad NaN, since J failed there too"
         try:
             error.best_result = best_result
         except AttributeError:  # an exception type that takes no new attributes
@@ -165,7 +172,7 @@ class _Run:
             return False
         error.add_note(
             "svensolve: the best point so far is in this exception's best_result "
-            f"(cost {self.best.cost:.6e} after {self.nit} iterations)"
+            f"(cost {self.best.cost:.6e} after {self.nit} iterations{missing})"
         )
         return True
 
@@ -256,13 +263,14 @@ class _Run:
         from two others). The ladder reached errors of 1e-12 to 2e-12.
         Operator paths and randomized factors resolve small singular values
         only to about ``sqrt(eps) * s_max``, so they
-        keep the single cutoff, as does an rtol given by the caller.
+        keep the single cutoff, as does an rtol given by the caller. A rank of
+        min(n, p) or more cuts nothing, so it keeps the ladder.
         """
         options = self.options
         exact = (
             (self.evaluator.choice is None or self.evaluator.choice.method == "dense")
             and options.svd in ("auto", "exact")
-            and options.rank is None
+            and (options.rank is None or options.rank >= min(n, p))
             and options.rtol is None
         )
         if not exact:
@@ -861,8 +869,9 @@ class _Run:
         if stop is True:
             raise _CallbackStop(None)
 
-    def _result(self, status: Status) -> Result:
-        if self.resample:
+    def _result(self, status: Status, with_jacobian: bool = True) -> Result:
+        """Return the Result at the best point; without J (jac None, grad NaN) if asked."""
+        if self.resample and with_jacobian:
             # The last iterate, with its cost on the Problem's own points: costs
             # on different samples do not rank points.
             self.evaluator.set_points(None)
@@ -870,13 +879,15 @@ class _Run:
             self.nfev += 1
             self.best = _Point(self.best.x, residual, self.loss.cost(residual))
         best = self.best
-        jacobian = self.best_jacobian
-        if self.best_jacobian_point is not best:
-            jacobian = self.evaluator.jacobian(best.x)
-            self.njev += 1
-        # J^T rho'(z) r, the robust cost's gradient, on all parameters (bounds aside).
-        scaled_residual, scaled_jacobian = self.loss.scale(best.residual, jacobian)
-        grad = transpose_times(scaled_jacobian, scaled_residual)
+        jacobian, grad = None, np.full(best.x.shape, np.nan)
+        if with_jacobian:
+            jacobian = self.best_jacobian
+            if self.best_jacobian_point is not best:
+                jacobian = self.evaluator.jacobian(best.x)
+                self.njev += 1
+            # J^T rho'(z) r, the robust cost's gradient, on all parameters (bounds aside).
+            scaled_residual, scaled_jacobian = self.loss.scale(best.residual, jacobian)
+            grad = transpose_times(scaled_jacobian, scaled_residual)
         message = MESSAGES[status]
         error = getattr(self, "callback_error", None)
         if error is not None:

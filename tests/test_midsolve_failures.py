@@ -90,6 +90,50 @@ def test_midsolve_error_carries_best_point():
     np.testing.assert_allclose(best.cost, 0.5 * np.sum((best.fun) ** 2), rtol=1e-12)
 
 
+def test_streamed_error_keeps_best_point_without_jacobian():
+    # A host model that fails from its seventh call on: the streamed path then
+    # cannot build J at the best point either, so the Result has no Jacobian.
+    import jax
+
+    calls = {"count": 0}
+
+    def host(values):
+        calls["count"] += 1
+        if calls["count"] > 6:
+            raise RuntimeError("detector offline")
+        return np.asarray(values)
+
+    @jax.custom_jvp
+    def guarded(value):
+        shape = jax.ShapeDtypeStruct(value.shape, value.dtype)
+        return jax.pure_callback(host, shape, value, vmap_method="expand_dims")
+
+    @guarded.defjvp
+    def _guarded_jvp(primals, tangents):
+        return guarded(primals[0]), tangents[0]
+
+    def fit(params, point):
+        t, y = point
+        return guarded(params["a"]) * jnp.exp(-params["b"] * t) - y
+
+    t = np.linspace(0.0, 4.0, 30)
+    problem = sv.Problem([
+        sv.Condition("data", fit, points=(t, 3.0 * np.exp(-0.7 * t))),
+        sv.Condition("prior", lambda params: params["b"] - 0.7, weight=0.01),
+    ])
+    params = {"a": 1.0, "b": 0.1}
+    start = 0.5 * np.mean((np.exp(-0.1 * t) - 3.0 * np.exp(-0.7 * t)) ** 2) + 0.5 * 0.01**2 * 0.6**2
+    with pytest.raises(Exception, match="detector offline") as caught:
+        sv.minimize(problem, params, jacobian="streamed", memory_limit="1MiB", svd="krylov")
+
+    best = caught.value.best_result
+    assert best.status == Status.ERROR
+    assert best.cost < start
+    assert best.jac is None
+    assert np.all(np.isnan(best.grad))
+    assert "jac is None" in caught.value.__notes__[0]
+
+
 def test_resume_with_changed_problem_raises(tmp_path):
     def problem(slope):
         condition = sv.Condition(
