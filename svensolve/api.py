@@ -455,6 +455,8 @@ def _as_float_pytree(params):
         if not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(f"{name} has dtype {dtype}; parameters must be float arrays")
         values = np.asarray(leaf)
+        if values.ndim == 0 and not np.isfinite(values):
+            raise ValueError(f"{name} is {values}; the start must be finite")
         bad = np.argwhere(~np.isfinite(values))
         if bad.size:
             index = tuple(int(i) for i in bad[0])

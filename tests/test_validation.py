@@ -37,6 +37,17 @@ def test_nonfinite_params_name_leaf_and_index():
         sv.minimize(problem, params)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nonfinite_scalar_param_is_named(value):
+    t = np.linspace(0.0, 4.0, 30)
+
+    def fit(params):
+        return params["a"] * jnp.exp(-params["b"] * t) - 3.0 * np.exp(-0.7 * t)
+
+    with pytest.raises(ValueError, match=rf"params\['b'\] is {value}; the start must be finite"):
+        sv.minimize(fit, {"a": 1.0, "b": value})
+
+
 def test_infinite_residual_in_least_squares_is_an_error():
     with pytest.raises(ValueError, match="non-finite residual"):
         sv.least_squares(lambda x: jnp.array([jnp.inf, x[0], x[1]]), np.ones(2))
