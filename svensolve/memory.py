@@ -157,8 +157,7 @@ def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
     panel_rows = max(chunk_rows, (limit // 4) // (p * itemsize))
     method, reason = _choose_path(requested, dense_bytes, limit, largest_whole_block * p * itemsize)
     if method in ("streamed", "gram"):
-        block_bytes = _binary_size(chunk_rows * p * itemsize)
-        reason = f"{reason}; blocks of about {chunk_rows:,} rows ({block_bytes})"
+        reason = f"{reason}; {_block_text(chunk_rows, n, p * itemsize)}"
     if method == "dense":
         return JacobianChoice("dense", svd, rank, reason, chunk_rows, panel_rows, limit)
     svd, rank, svd_reason = _choose_factorisation(method, svd, rank, n, p, itemsize, limit)
@@ -215,6 +214,16 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
         rank = min(DEFAULT_OPERATOR_RANK, small)
         return chosen, rank, f"{chosen} SVD with the default rank {rank}"
     return chosen, rank, f"{chosen} SVD of rank {rank}"
+
+
+def _block_text(chunk_rows: int, n: int, row_bytes: int) -> str:
+    """Describe the streamed blocks of J: their rows and size."""
+    rows = min(chunk_rows, n)
+    size = _binary_size(rows * row_bytes)
+    rows_text = f"{rows:,} row" + ("" if rows == 1 else "s")
+    if rows == n:
+        return f"J in one block of {rows_text} ({size})"
+    return f"blocks of about {rows_text} ({size})"
 
 
 def _binary_size(size: int) -> str:

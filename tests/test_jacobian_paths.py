@@ -362,6 +362,16 @@ def test_choice_streamed_when_dense_too_big():
     assert "blocks of about 335 rows (256 MiB)" in choice.reason
 
 
+@pytest.mark.parametrize(("n", "limit", "text"), [
+    (30, None, "J in one block of 30 rows (240 B)"),
+    (30, 200, "blocks of about 1 row (8 B)"),
+])
+def test_choice_block_text_fits_problem(n, limit, text):
+    # One parameter: a row is 8 bytes, and a block is a sixteenth of the limit.
+    choice = choose_jacobian("streamed", n, 1, 8, memory_limit=limit or 2**30)
+    assert text in choice.reason
+
+
 def test_choice_streamed_gram_when_it_fits():
     # The Gram matrix and its eigenvectors take 3 x 3.2 GB, within half of 32 GiB.
     choice = choose_jacobian("auto", 2 * 10**4, 10**6, 8, memory_limit=32 * 2**30)
