@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -156,6 +158,11 @@ def _run_field(args) -> int:
     from problems import REGISTRY
 
     case = REGISTRY[args.name].build(seed=args.seed)
+    if args.plot and _figure_kind(case) is None:
+        # Checked before the solve, so a figure that cannot be drawn costs no solve.
+        print(f"svensolve run: error: --plot: {_no_figure_reason(case, args.name)}",
+              file=sys.stderr)
+        return 2
     unravel = ravel_pytree(case.params)[1]
     trace = []
 
@@ -166,7 +173,9 @@ def _run_field(args) -> int:
     print(f"solving {args.name}: {case.problem}")
     print(f"parameters:          {ravel_pytree(case.params)[0].size}")
     started = time.perf_counter()
-    result = sv.minimize(case.problem, case.params, callback=record, **options)
+    limited = _one_blas_thread_on_small_machine()
+    with limited or nullcontext():
+        result = sv.minimize(case.problem, case.params, callback=record, **options)
     wall = time.perf_counter() - started
     error = case.relative_l2_error(result.params)
 
@@ -182,8 +191,9 @@ def _run_field(args) -> int:
         for name, value in case.coefficient_errors(result.params).items():
             print(f"  relative error of {name}: {value:.3e}")
     if result.status == sv.Status.TIME_LIMIT:
-        print("note: the time limit stopped the solve before it converged; raise "
-              "--time-limit, or on a busy machine try OPENBLAS_NUM_THREADS=1")
+        hint = "" if limited else ", or on a busy machine try OPENBLAS_NUM_THREADS=1"
+        print(f"note: the time limit stopped the solve before it converged; raise "
+              f"--time-limit{hint}")
     for threshold in (1e-3, 1e-4, 1e-5, 1e-6):
         reached = [t for t, e in trace if e <= threshold]
         when = f"{reached[0]:.1f} s" if reached else "not reached"
@@ -223,27 +233,65 @@ def _save_field(path, case, result, error) -> None:
     print(f"saved:               {path}")
 
 
+# Environment variables by which a user sets the BLAS threads; the CLI then keeps them.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _one_blas_thread_on_small_machine():
+    """Return a limit of one BLAS thread on a machine with at most 2 usable cores, else None.
+
+    There OpenBLAS's threads compete with JAX's, and with any other process. With one
+    other busy process on 2 cores, the default problem took 40 s to 60 s with 2 BLAS
+    threads and 19 s with one. Idle, it took 17.8 s and 18.8 s.
+    """
+    if any(name in os.environ for name in BLAS_THREAD_VARIABLES):
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        cores = os.cpu_count() or 1
+    if cores > 2:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _figure_kind(case) -> str | None:
+    """Return "curves" (one variable), "field" (a scalar on a 2-D grid) or None (no figure)."""
+    points = case.test_grid()
+    values = np.asarray(case.solution(case.params, points))
+    if points.shape[1] == 1:
+        return "curves"
+    if points.shape[1] == 2 and values.ndim == 1:
+        return "field"
+    return None
+
+
+def _no_figure_reason(case, name: str) -> str:
+    points = case.test_grid()
+    values = np.asarray(case.solution(case.params, points))
+    per_point = int(np.prod(values.shape[1:]))
+    return (f"{name} has {points.shape[1]}-D points and {per_point} "
+            f"value{'' if per_point == 1 else 's'} per point; --plot draws curves of one "
+            "variable and scalar fields on 2-D grids")
+
+
 def _plot_field(args, case, result, trace) -> None:
     from svensolve.plot import plot_curve_solution, plot_field_solution
 
     points = case.test_grid()
     values = np.asarray(case.solution(result.params, points))
     exact = np.asarray(case.exact(points))
-    if points.shape[1] == 1:
+    if _figure_kind(case) == "curves":
         data = None
         if hasattr(case, "observation_times") and hasattr(case, "observed_states"):
             data = (case.observation_times, case.observed_states)
         plot_curve_solution(args.plot, points, values, exact, result.history, trace,
                             args.name, data=data)
-    elif points.shape[1] == 2 and values.ndim == 1:
+    else:
         plot_field_solution(args.plot, points, values, values - exact, result.history, trace,
                             args.name)
-    else:
-        shape = "x".join(str(size) for size in values.shape[1:]) or "1"
-        print(f"figure:              none (--plot draws curves of one variable and scalar "
-              f"fields on 2-D grids; {args.name} has {points.shape[1]}-D points and "
-              f"{shape} values per point)")
-        return
     print(f"figure:              {args.plot}")
 
 

@@ -62,6 +62,44 @@ def test_run_lotka_volterra_plots_curves(capsys, tmp_path):
     assert figure.stat().st_size > 10_000
 
 
+def test_plot_of_5d_problem_exits_2_before_solving(capsys, tmp_path):
+    figure = tmp_path / "p5.png"
+
+    assert main(["run", "poisson5d", "--plot", str(figure)]) == 2
+
+    captured = capsys.readouterr()
+    assert "poisson5d has 5-D points and 1 value per point" in captured.err
+    assert "status:" not in captured.out
+    assert not figure.exists()
+
+
+@pytest.mark.parametrize(("cores", "variable", "limited"), [
+    (2, None, True),
+    (1, None, True),
+    (4, None, False),
+    (2, "OPENBLAS_NUM_THREADS", False),
+])
+def test_cli_blas_threads_on_small_machines(monkeypatch, cores, variable, limited):
+    from threadpoolctl import threadpool_info
+
+    from svensolve import cli
+
+    for name in cli.BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    if variable is not None:
+        monkeypatch.setenv(variable, "2")
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+
+    limit = cli._one_blas_thread_on_small_machine()
+
+    assert (limit is not None) == limited
+    if limit is not None:
+        with limit:
+            blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+            assert blas
+            assert all(pool["num_threads"] == 1 for pool in blas)
+
+
 def test_save_on_directory_exits_2_before_solving(capsys, tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["run", "lotka_volterra", "--save", str(tmp_path)])
