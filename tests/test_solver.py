@@ -381,3 +381,23 @@ def test_x_scale_array_must_be_positive_and_match_x0():
         sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), x_scale=np.array([1.0, -1.0]))
     with pytest.raises(ValueError, match=r"of shape \(2,\)"):
         sv.least_squares(rosenbrock, np.array([-1.2, 1.0]), x_scale=np.ones(3))
+
+
+def test_rank_covering_all_values_keeps_cutoff_ladder():
+    # A rank of min(n, p) cuts no singular value, so the solve must be the
+    # one with no rank: the same ladder of cutoffs and the same iterates.
+    points = np.linspace(0.0, 1.0, 12)[:, None]
+
+    def fit(params, x):
+        hidden = jnp.tanh(params["w1"] @ x + params["b1"])
+        return params["w2"] @ hidden - jnp.sin(3.0 * x[0])
+
+    rng = np.random.default_rng(0)
+    params = {"w1": rng.standard_normal((8, 1)), "b1": np.zeros(8), "w2": rng.standard_normal(8)}
+    problem = sv.Problem([sv.Condition("fit", fit, points=points)])
+    free = sv.minimize(problem, params, max_iter=15, control="line-search")
+    full = sv.minimize(problem, params, max_iter=15, control="line-search", rank=12)
+
+    assert len(np.unique(free.history["rtol"])) > 1  # the ladder was used
+    np.testing.assert_array_equal(full.history["rtol"], free.history["rtol"])
+    np.testing.assert_array_equal(full.x, free.x)
