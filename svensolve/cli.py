@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import sys
 import time
 from contextlib import nullcontext
@@ -85,8 +86,9 @@ def _check_run_arguments(parser, args) -> None:
         make_options(**options)
     except (ValueError, TypeError) as error:
         message = str(error)
-        for name in ("time_limit", "max_iter", "memory_limit"):
-            message = message.replace(name, "--" + name.replace("_", "-"))
+        # Whole words only: "lr" must not change "already".
+        for name in ("time_limit", "max_iter", "memory_limit", "rank", "rtol", "lr"):
+            message = re.sub(rf"\b{name}\b", "--" + name.replace("_", "-"), message)
         parser.error(message)
     if args.plot:
         folder = Path(args.plot).parent

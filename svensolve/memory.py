@@ -202,7 +202,8 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
             )
         if not gram_fits:
             raise ValueError(
-                f"the Gram matrix ({small} x {small}) needs about {_binary_size(gram_bytes)}, "
+                f"the Gram matrix ({small} x {small}) and its eigenvectors and working copy "
+                f"need about {_binary_size(gram_bytes)} in float64, "
                 f"over half of memory_limit {_binary_size(limit)}; use a rank with "
                 "svd='randomized' or 'krylov', or raise memory_limit"
             )

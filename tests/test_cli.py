@@ -23,7 +23,8 @@ def test_info_reports_float64_enabled(capsys):
     "argv, message",
     [
         (["run", "nosuch"], "unknown problem 'nosuch'"),
-        (["run", "poisson2d", "--rank", "0"], "rank must be >= 1, got 0"),
+        (["run", "poisson2d", "--rank", "0"], "--rank must be >= 1, got 0"),
+        (["run", "poisson2d", "--lr", "-1", "--control", "fixed"], "--lr must be finite"),
         (["run", "poisson2d", "--time-limit", "-1"], "--time-limit must be > 0"),
         (["run", "poisson2d", "--control", "newton"], "invalid choice: 'newton'"),
         (["run", "poisson2d", "--plot", "/no/such/dir/x.png"], "does not exist"),

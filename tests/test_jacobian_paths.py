@@ -399,13 +399,14 @@ def test_choice_rejects_gram_without_rows():
 
 
 def test_choice_rejects_gram_over_limit():
-    with pytest.raises(ValueError, match="Gram matrix .* needs about"):
+    with pytest.raises(ValueError, match="Gram matrix .* need about"):
         choose_jacobian("gram", 10**5, 10**6, 8, memory_limit=2**30)
 
 
 def test_choice_message_sizes_in_fitting_unit():
     # 3 x 4 x 4 float64 entries are 384 bytes; half of the 200-byte limit is 100.
-    with pytest.raises(ValueError, match=r"needs about 384 B, over half of memory_limit 200 B"):
+    expected = r"need about 384 B in float64, over half of memory_limit 200 B"
+    with pytest.raises(ValueError, match=expected):
         choose_jacobian("gram", 4, 10**3, 8, memory_limit=200)
 
 
