@@ -120,9 +120,15 @@ class Condition:
         counts = {leaf.shape[0] if leaf.ndim else None for leaf in leaves}
         if None in counts or len(counts) != 1:
             shapes = [leaf.shape for leaf in leaves]
+            hint = ""
+            if all(shape == () for shape in shapes):
+                # A nested list of numbers is a pytree whose leaves are single numbers.
+                hint = ("; points is read as a pytree of single numbers, so pass a list of "
+                        "numbers as an array: points=np.asarray(points)")
             raise ValueError(
                 f"condition {self.name!r}: every array in points needs the same leading "
-                f"axis (the points); got shapes {shapes}"
+                f"axis (the points); got shapes {shapes[:4]}{' ...' if len(shapes) > 4 else ''}"
+                f"{hint}"
             )
         count = counts.pop()
         if count == 0:

@@ -121,6 +121,12 @@ def test_bad_jacobian_path_and_memory_limit_are_named():
         sv.minimize(lambda p: p, jnp.ones(1), memory_limit=-5)
 
 
+def test_condition_points_as_nested_list_suggest_array():
+    with pytest.raises(ValueError, match=r"got shapes \[\(\), \(\)\]; points is read as a "
+                                         r"pytree of single numbers.*np\.asarray\(points\)"):
+        sv.Condition("data", lambda p, x: p[0] - x[0], points=[[1.0], [2.0]])
+
+
 def test_condition_points_with_mismatched_rows_are_rejected():
     with pytest.raises(ValueError, match="same leading axis"):
         sv.Condition("data", lambda p, xy: p[0], points=(jnp.ones(3), jnp.ones(4)))
