@@ -267,10 +267,11 @@ class _Run:
         min(n, p) or more cuts nothing, so it keeps the ladder.
         """
         options = self.options
+        svd, rank = self._dense_factorisation()
         exact = (
             (self.evaluator.choice is None or self.evaluator.choice.method == "dense")
-            and options.svd in ("auto", "exact")
-            and (options.rank is None or options.rank >= min(n, p))
+            and svd in ("auto", "exact")
+            and (rank is None or rank >= min(n, p))
             and options.rtol is None
         )
         if not exact:
@@ -653,10 +654,18 @@ class _Run:
                 jacobian, choice.rank, choice.svd, options.seed, choice.memory_limit // 4,
                 rtol=self.rtol,
             )
-        if options.svd in ("gram", "krylov", "single-pass"):
-            rank = min(jacobian.shape) if options.rank is None else options.rank
-            return operator_factors(ArrayOperator(jacobian), rank, options.svd, options.seed)
-        return truncated_svd(jacobian, options.rank, options.svd, options.seed)
+        svd, rank = self._dense_factorisation()
+        if svd in ("gram", "krylov", "single-pass"):
+            rank = min(jacobian.shape) if rank is None else rank
+            return operator_factors(ArrayOperator(jacobian), rank, svd, options.seed)
+        return truncated_svd(jacobian, rank, svd, options.seed)
+
+    def _dense_factorisation(self) -> tuple:
+        """Return the (svd, rank) of a dense J: the path choice's, which may replace svd="auto"."""
+        choice = self.evaluator.choice
+        if choice is not None and choice.method == "dense":
+            return choice.svd, choice.rank
+        return self.options.svd, self.options.rank
 
     def _converged_at(self, point, jacobian, factors) -> Status | None:
         """Termination tests at the current point, before a step is taken.

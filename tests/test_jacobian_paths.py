@@ -351,6 +351,23 @@ def test_choice_dense_when_it_fits():
     assert "within memory_limit" in choice.reason
 
 
+@pytest.mark.parametrize(("n", "p", "svd", "rank"), [
+    (1020, 1185, "auto", None),  # the 2D Poisson PINN: 1.3e10 operations, exact
+    (3360, 2251, "randomized", 64),  # 1.6e11 operations
+    (10**6, 10, "auto", None),  # a long data fit of few parameters: 4e8 operations
+])
+def test_choice_dense_svd_by_exact_cost(n, p, svd, rank):
+    choice = choose_jacobian("auto", n, p, 8, memory_limit=64 * 2**30)
+    assert choice.method == "dense"
+    assert (choice.svd, choice.rank) == (svd, rank)
+    assert ("floating-point operations" in choice.reason) == (svd == "randomized")
+
+
+def test_choice_keeps_requested_exact_svd():
+    choice = choose_jacobian("auto", 3360, 2251, 8, svd="exact", memory_limit=64 * 2**30)
+    assert (choice.svd, choice.rank) == ("exact", None)
+
+
 def test_choice_streamed_when_dense_too_big():
     choice = choose_jacobian("auto", 10**5, 10**5, 8, memory_limit=8 * 2**30)
     assert choice.method == "streamed"
