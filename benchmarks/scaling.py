@@ -185,6 +185,11 @@ def measure_curve(size_list, iterations: int, budget: float) -> tuple[list[dict]
         if record["status"] != "ok":
             return records, f"grid {grid}, width {width}: {record['status']}"
         seconds = record["seconds_per_iteration"]
+        if not record["iterations"]:
+            return records, (
+                f"grid {grid}, width {width}: no iteration finished within the budget of "
+                f"{budget:g} s"
+            )
         if seconds is not None and seconds > budget:
             return records, (
                 f"grid {grid}, width {width}: one iteration took {seconds:.1f} s, "
