@@ -160,11 +160,14 @@ def _run_field(args) -> int:
     from problems import REGISTRY
 
     case = REGISTRY[args.name].build(seed=args.seed)
-    if args.plot and _figure_kind(case) is None:
+    if args.plot:
         # Checked before the solve, so a figure that cannot be drawn costs no solve.
-        print(f"svensolve run: error: --plot: {_no_figure_reason(case, args.name)}",
-              file=sys.stderr)
-        return 2
+        points = case.test_grid()
+        values = np.asarray(case.solution(case.params, points))
+        if _figure_kind(points, values) is None:
+            print(f"svensolve run: error: --plot: {_no_figure_reason(args.name, points, values)}",
+                  file=sys.stderr)
+            return 2
     unravel = ravel_pytree(case.params)[1]
     trace = []
 
@@ -259,10 +262,8 @@ def _one_blas_thread_on_small_machine():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _figure_kind(case) -> str | None:
+def _figure_kind(points, values) -> str | None:
     """Return "curves" (one variable), "field" (a scalar on a 2-D grid) or None (no figure)."""
-    points = case.test_grid()
-    values = np.asarray(case.solution(case.params, points))
     if points.shape[1] == 1:
         return "curves"
     if points.shape[1] == 2 and values.ndim == 1:
@@ -270,9 +271,7 @@ def _figure_kind(case) -> str | None:
     return None
 
 
-def _no_figure_reason(case, name: str) -> str:
-    points = case.test_grid()
-    values = np.asarray(case.solution(case.params, points))
+def _no_figure_reason(name: str, points, values) -> str:
     per_point = int(np.prod(values.shape[1:]))
     return (f"{name} has {points.shape[1]}-D points and {per_point} "
             f"value{'' if per_point == 1 else 's'} per point; --plot draws curves of one "
@@ -285,7 +284,7 @@ def _plot_field(args, case, result, trace) -> None:
     points = case.test_grid()
     values = np.asarray(case.solution(result.params, points))
     exact = np.asarray(case.exact(points))
-    if _figure_kind(case) == "curves":
+    if _figure_kind(points, values) == "curves":
         data = None
         if hasattr(case, "observation_times") and hasattr(case, "observed_states"):
             data = (case.observation_times, case.observed_states)

@@ -74,16 +74,17 @@ def plot_curve_solution(path, times, values, exact, history, metric_trace=None, 
     times = np.reshape(np.asarray(times), -1)
     values = np.reshape(np.asarray(values), (times.size, -1))
     exact = np.reshape(np.asarray(exact), (times.size, -1))
+    if data is not None:
+        data_times = np.reshape(np.asarray(data[0]), -1)
+        data_values = np.reshape(np.asarray(data[1]), (data_times.size, -1))
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     for component in range(values.shape[1]):
         line = axes[0].plot(times, values[:, component], label=f"fit {component}")[0]
         axes[0].plot(times, exact[:, component], "--", color=line.get_color(), alpha=0.7,
                      label=f"reference {component}")
         if data is not None:
-            data_times, data_values = (np.asarray(item) for item in data)
-            data_values = np.reshape(data_values, (np.size(data_times), -1))
-            axes[0].plot(np.reshape(data_times, -1), data_values[:, component], ".",
-                         color=line.get_color(), markersize=4)
+            axes[0].plot(data_times, data_values[:, component], ".", color=line.get_color(),
+                         markersize=4)
     axes[0].set_xlabel("t")
     axes[0].set_title("solution (dashed: reference, dots: data)" if data is not None
                       else "solution (dashed: reference)")
