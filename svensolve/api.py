@@ -99,7 +99,8 @@ def minimize(
         unit such as ``"6GiB"``, ``"512MiB"`` or ``"2.5GB"``. KiB, MiB, GiB
         and TiB are powers of 1024, KB, MB, GB and TB powers of 1000, and
         case does not matter. By default half of the memory available at the
-        start.
+        start. A limit below what the rank-k factors and one row of J need
+        raises ValueError.
     resample : bool
         Stochastic mode: before every iteration, conditions with a
         ``sampler`` draw fresh points (key ``fold_in(PRNGKey(seed), nit)``).

@@ -176,6 +176,8 @@ def choose_jacobian(requested: str, n: int, p: int, itemsize: int, *, rank=None,
                       "(svd='exact' keeps every singular value)")
         return JacobianChoice("dense", svd, rank, reason, chunk_rows, panel_rows, limit)
     svd, rank, svd_reason = _choose_factorisation(method, svd, rank, n, p, itemsize, limit)
+    if svd != "gram":
+        _check_factors_fit(n, p, rank, itemsize, limit)
     return JacobianChoice(
         "streamed" if method == "gram" else method, svd, rank, f"{reason}; {svd_reason}",
         chunk_rows, panel_rows, limit,
@@ -230,6 +232,24 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
         rank = min(DEFAULT_OPERATOR_RANK, small)
         return chosen, rank, f"{chosen} SVD with the default rank {rank}"
     return chosen, rank, f"{chosen} SVD of rank {rank}"
+
+
+def _check_factors_fit(n: int, p: int, rank: int, itemsize: int, limit: int) -> None:
+    """Raise when the rank-k factors and one row of J alone exceed ``limit``.
+
+    No block size can then keep the solve within the limit, so going on would
+    silently break the user's budget.
+    """
+    need = ((n + p) * rank + p) * itemsize
+    if need > limit:
+        seen, needed = _binary_size(limit), _binary_size(need)
+        if seen == needed:  # Rounded to 3 digits they would read the same.
+            seen, needed = f"{limit:,} B", f"{need:,} B"
+        raise ValueError(
+            f"memory_limit {seen} is below the {needed} that "
+            f"the rank-{rank} factors U ({n} x {rank}) and V ({p} x {rank}) and one row "
+            f"of J need; raise memory_limit or lower the rank"
+        )
 
 
 def exact_svd_flops(n: int, p: int) -> float:

@@ -389,6 +389,23 @@ def test_choice_block_text_fits_problem(n, limit, text):
     assert text in choice.reason
 
 
+@pytest.mark.parametrize(("limit", "fits"), [
+    # (n + p) k + p = (1000 + 2000) 64 + 2000 = 194,000 entries: 1,552,000 bytes.
+    (1_552_000, True),
+    (1_551_999, False),
+])
+def test_choice_refuses_limit_below_factors(limit, fits):
+    def choose():
+        return choose_jacobian("streamed", 1000, 2000, 8, svd="randomized", rank=64,
+                               memory_limit=limit)
+
+    if fits:
+        assert choose().rank == 64
+    else:
+        with pytest.raises(ValueError, match=r"memory_limit 1,551,999 B is below the 1,552,000 B"):
+            choose()
+
+
 def test_choice_streamed_gram_when_it_fits():
     # The Gram matrix and its eigenvectors take 3 x 3.2 GB, within half of 32 GiB.
     choice = choose_jacobian("auto", 2 * 10**4, 10**6, 8, memory_limit=32 * 2**30)
@@ -398,7 +415,7 @@ def test_choice_streamed_gram_when_it_fits():
 def test_choice_sizes_gram_in_float64():
     # In float32 the 1,000 x 1,000 Gram matrix and its eigenvectors would take
     # 12 MB, within half of the 40 MB limit, but they are float64: 24 MB.
-    choice = choose_jacobian("auto", 1000, 10**6, 4, memory_limit=40 * 10**6)
+    choice = choose_jacobian("auto", 1000, 10**5, 4, memory_limit=40 * 10**6)
     assert choice.method == "streamed"
     assert choice.svd == "randomized"
 
