@@ -80,7 +80,9 @@ def minimize(
         (see docs/solver.md; measured on the 2D Poisson PINN). A given rtol is
         the only cutoff.
     lr : float
-        Step length of the ``"fixed"`` control (the paper's learning rate).
+        Step length of the ``"fixed"`` control (the paper's learning rate),
+        and the longest length the line search tries first. The trust
+        region ignores it and warns.
     control : {"auto", "trust-region", "line-search", "fixed"}
         How far to step; see `svensolve.control`. "auto" takes the trust
         region when n >= p (fits) and the grid line search when n < p
