@@ -133,7 +133,7 @@ class _Run:
             status = self._loop(point, jacobian)
         except KeyboardInterrupt:
             status = Status.INTERRUPTED
-            logger.warning("interrupted after %d iterations; returning the best point", self.nit)
+            logger.warning("interrupted after %s; returning the best point", _iterations(self.nit))
         except _CallbackStop as stop:
             status = Status.CALLBACK
             self.callback_error = stop.error
@@ -143,7 +143,7 @@ class _Run:
             # The error's note gives the iterations and the best cost. Before
             # Python 3.11 errors take no notes, and a log line gives them instead.
             if not self._attach_best_result(error):
-                logger.error("the solve failed after %d iterations: %s", self.nit, error)
+                logger.error("the solve failed after %s: %s", _iterations(self.nit), error)
             raise
         finally:
             self.reporter.close()
@@ -172,7 +172,7 @@ class _Run:
             return False
         error.add_note(
             "svensolve: the best point so far is in this exception's best_result "
-            f"(cost {self.best.cost:.6e} after {self.nit} iterations{missing})"
+            f"(cost {self.best.cost:.6e} after {_iterations(self.nit)}{missing})"
         )
         return True
 
@@ -1002,3 +1002,8 @@ def _clamp_tolerances(options: Options, dtype) -> dict[str, float | None]:
             value = eps
         tolerances[name] = value
     return tolerances
+
+
+def _iterations(count: int) -> str:
+    """Return "1 iteration" or "N iterations"."""
+    return f"{count} iteration" + ("" if count == 1 else "s")
