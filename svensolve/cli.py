@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="singular directions kept per step (default: all)")
     run.add_argument("--rtol", type=float, default=None,
                      help="relative singular value cutoff (default: chosen from the shape)")
-    run.add_argument("--lr", type=float, default=1.0, help="step length of --control fixed, and the first one tried by "
-                          "the line search (default: 1)")
+    run.add_argument("--lr", type=float, default=1.0,
+                     help="step length of --control fixed, and the first one tried by the "
+                          "line search (default: 1)")
     run.add_argument("--time-limit", type=float, default=60.0,
                      help="wall-clock budget of the solve in seconds (default: 60)")
     run.add_argument("--max-iter", type=int, default=100_000, help="iteration budget")

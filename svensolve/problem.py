@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,6 +27,8 @@ from jax.flatten_util import ravel_pytree
 
 from svensolve.linalg.operator import is_operator
 from svensolve.loss import RobustLoss
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,7 +345,11 @@ class Problem:
         """Position of each condition in the residual vector, found without evaluating."""
         blocks, start = [], 0
         for c in self.conditions:
-            size = jax.eval_shape(c.residual, params).shape[0]
+            try:
+                size = jax.eval_shape(c.residual, params).shape[0]
+            except Exception as error:
+                _name_condition(error, c)
+                raise
             blocks.append(Block(c.name, start, start + size, c.count, c.loss, c.f_scale))
             start += size
         return tuple(blocks)
@@ -408,6 +415,28 @@ def _check_operator_start(jacobian, residual, conditions, blocks) -> None:
         f"entry {bad[0]} of J^T r is {gradient[bad[0]]}; solve a smaller copy with "
         "jacobian='dense' to find the condition and point"
     )
+
+
+def _name_condition(error: Exception, condition: Condition) -> None:
+    """Add a note to ``error`` that names the condition whose fn failed to trace.
+
+    JAX's shape and type errors name no condition, and with several
+    conditions the traceback alone rarely shows which one failed.
+    """
+    if f"condition {condition.name!r}" in str(error):
+        return
+    where = f"svensolve: raised while tracing condition {condition.name!r}"
+    if condition.points is not None:
+        leaves = jax.tree.leaves(condition.points)
+        if condition.batched:
+            shapes, kind = [leaf.shape for leaf in leaves], "all points at once"
+        else:
+            shapes, kind = [leaf.shape[1:] for leaf in leaves], "one point at a time"
+        where += f" (fn called with {kind}, shapes {shapes})"
+    if hasattr(error, "add_note"):
+        error.add_note(where)
+    else:  # Python 3.10 has no exception notes.
+        logger.error("%s: %s", where, error)
 
 
 def _nonfinite_message(condition, values, index, what) -> str:

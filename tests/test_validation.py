@@ -1,5 +1,7 @@
 """Bad input gets a clear error that names the argument or condition and the value."""
 
+import sys
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -125,6 +127,26 @@ def test_condition_points_as_nested_list_suggest_array():
     with pytest.raises(ValueError, match=r"got shapes \[\(\), \(\)\]; points is read as a "
                                          r"pytree of single numbers.*np\.asarray\(points\)"):
         sv.Condition("data", lambda p, x: p[0] - x[0], points=[[1.0], [2.0]])
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes need Python 3.11")
+@pytest.mark.parametrize("batched", [False, True])
+def test_trace_error_names_condition(batched):
+    def interior(params, x):
+        return params["a"] * x[..., 0] - 1.0
+
+    def boundary(params, x):
+        return params["a"] @ jnp.ones(5)  # params["a"] has 3 entries
+
+    problem = sv.Problem([
+        sv.Condition("interior", interior, points=np.linspace(0, 1, 5)[:, None]),
+        sv.Condition("boundary", boundary, points=np.zeros((2, 1)), batched=batched),
+    ])
+    with pytest.raises(TypeError) as caught:
+        sv.minimize(problem, {"a": jnp.ones(3)}, progress=False)
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "condition 'boundary'" in notes
+    assert ("shapes [(2, 1)]" if batched else "shapes [(1,)]") in notes
 
 
 def test_condition_points_with_mismatched_rows_are_rejected():
