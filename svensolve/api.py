@@ -124,7 +124,10 @@ def minimize(
         Budgets of iterations (accepted or rejected steps) and of residual
         evaluations (a hard limit that counts every trial point).
     time_limit : float, optional
-        Wall-clock budget in seconds, checked after each iteration.
+        Wall-clock budget in seconds, checked after each iteration. When it
+        runs out just after a step is accepted, the solve ends without
+        factoring J at the new point, so the overrun is at most one batch of
+        trial residuals and one Jacobian.
     callback : callable, optional
         ``callback(iterate)`` after each iteration with a `svensolve.solve.Iterate`;
         returning True or raising StopIteration stops the solve.

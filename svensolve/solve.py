@@ -398,7 +398,16 @@ class _Run:
             # Recorded before the factorisation, the longest part of an
             # iteration, so a Ctrl-C there still leaves the step in the history.
             self._record(point, proposal, index, state, gain_ratio, accepted=True)
+            if self._time_is_up():
+                # Factors at the new point would only serve an iteration that
+                # the budget no longer allows, and on a large J they take longest.
+                self.point, self.control_state = point, state
+                return Status.TIME_LIMIT
             work, work_jacobian, factors = self._factor_at(point, jacobian)
+
+    def _time_is_up(self) -> bool:
+        limit = self.options.time_limit
+        return limit is not None and self.elapsed() >= limit
 
     def _offer_best(self, point: _Point, jacobian) -> None:
         """Keep ``point`` and its Jacobian as the best point if its cost is lower."""
@@ -742,7 +751,7 @@ class _Run:
             return Status.MAX_NFEV
         if options.max_iter is not None and self.nit >= options.max_iter:
             return Status.MAX_ITER
-        if options.time_limit is not None and self.elapsed() >= options.time_limit:
+        if self._time_is_up():
             return Status.TIME_LIMIT
         return None
 

@@ -52,6 +52,37 @@ def test_time_limit_stops_and_returns_best_point():
     assert result.cost <= np.min(result.history["cost"], initial=start_cost)
 
 
+def test_time_limit_skips_factoring_last_point(monkeypatch):
+    from svensolve.solve import _Run
+
+    factored = []
+    factor_at = _Run._factor_at
+
+    def counting_factor_at(self, point, jacobian):
+        factored.append(self.nit)
+        return factor_at(self, point, jacobian)
+
+    # The clock reads 0 s until the second step is taken, then 100 s.
+    monkeypatch.setattr(_Run, "_factor_at", counting_factor_at)
+    monkeypatch.setattr(_Run, "elapsed", lambda self: 100.0 if self.nit >= 2 else 0.0)
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((40, 30))
+
+    def fun(x):
+        return jnp.tanh(matrix @ x) - 0.5
+
+    result = sv.least_squares(fun, np.zeros(30), time_limit=50.0, ftol=None, xtol=None,
+                              gtol=None)
+
+    assert result.status == sv.Status.TIME_LIMIT
+    assert result.nit == 2
+    # At the start and after the first step; not after the second.
+    assert factored == [0, 1]
+    assert result.cost == np.min(result.history["cost"])
+    expected = 0.5 * np.sum((np.tanh(matrix @ result.x) - 0.5) ** 2)
+    assert result.cost == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize("status", list(sv.Status))
 def test_every_status_has_a_message_and_scipy_sign(status):
     from svensolve.result import MESSAGES
