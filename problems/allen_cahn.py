@@ -51,6 +51,8 @@ from problems.networks import init_mlp
 
 NAME = "allen_cahn"
 DESCRIPTION = "PINN for u_t = 1e-4 u_xx + 5u - 5u^3 on [-1,1] x [0,1], u(x,0) = x^2 cos(pi x)"
+# Names of the point coordinates, in order, for figures.
+AXES = ("x", "t")
 
 DIFFUSION = 1e-4
 REACTION = 5.0

@@ -50,6 +50,8 @@ from problems.networks import init_mlp
 
 NAME = "burgers"
 DESCRIPTION = "PINN for u_t + u u_x = (0.01/pi) u_xx on [-1,1] x [0,1], u(x,0) = -sin(pi x)"
+# Names of the point coordinates, in order, for figures.
+AXES = ("x", "t")
 
 VISCOSITY = 0.01 / np.pi
 X_RANGE = (-1.0, 1.0)

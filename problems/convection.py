@@ -43,6 +43,8 @@ from problems.networks import init_mlp, mlp
 
 NAME = "convection"
 DESCRIPTION = "PINN for u_t + 40 u_x = 0 on [0,2pi] x [0,1], u(x,0) = sin x, periodic in x"
+# Names of the point coordinates, in order, for figures.
+AXES = ("x", "t")
 
 BETA = 40.0
 X_RANGE = (0.0, 2 * np.pi)

@@ -37,6 +37,8 @@ from problems.networks import init_mlp, mlp
 
 NAME = "heat1d"
 DESCRIPTION = "PINN for u_t = u_xx / 4 on [0,1] x [0,1], u(x,0) = sin(pi x), u = 0 at x = 0, 1"
+# Names of the point coordinates, in order, for figures.
+AXES = ("x", "t")
 
 DIFFUSIVITY = 0.25
 TEST_GRID_SIZE = 100

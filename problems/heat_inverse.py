@@ -45,6 +45,8 @@ from problems.networks import init_mlp, mlp
 
 NAME = "heat_inverse"
 DESCRIPTION = "Inverse PINN: fit k in u_t = k u_xx on [0,1] x [0,1] from 50 observations (k = 0.25)"
+# Names of the point coordinates, in order, for figures.
+AXES = ("x", "t")
 
 TRUE_DIFFUSIVITY = 0.25
 INITIAL_DIFFUSIVITY = 1.0

@@ -44,6 +44,9 @@ from problems.metrics import relative_l2
 
 NAME = "lotka_volterra"
 DESCRIPTION = "Inverse ODE: fit alpha, beta, delta, gamma of Lotka-Volterra to 40 samples"
+# Names of the point coordinate and of the solution components, for figures.
+AXES = ("t",)
+COMPONENTS = ("prey x", "predators y")
 
 COEFFICIENT_NAMES = ("alpha", "beta", "delta", "gamma")
 TRUE_COEFFICIENTS = (1.0, 0.1, 0.075, 1.5)

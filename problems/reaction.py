@@ -45,6 +45,8 @@ from problems.networks import init_mlp
 
 NAME = "reaction"
 DESCRIPTION = "PINN for u_t = 5 u (1 - u) on [0,2pi] x [0,1], Gaussian u(x,0), periodic in x"
+# Names of the point coordinates, in order, for figures.
+AXES = ("x", "t")
 
 RHO = 5.0
 X_RANGE = convection.X_RANGE

@@ -43,6 +43,8 @@ from problems.networks import init_mlp
 
 NAME = "wave"
 DESCRIPTION = "PINN for u_tt = 4 u_xx on [0,1] x [0,1], two standing waves, u = 0 at x = 0, 1"
+# Names of the point coordinates, in order, for figures.
+AXES = ("x", "t")
 
 # The second standing wave has wave number beta pi, as in Rathore et al.
 BETA = 5.0

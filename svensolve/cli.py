@@ -281,8 +281,10 @@ def _no_figure_reason(name: str, points, values) -> str:
 
 
 def _plot_field(args, case, result, trace) -> None:
+    from problems import REGISTRY
     from svensolve.plot import plot_curve_solution, plot_field_solution
 
+    module = REGISTRY[args.name]
     points = case.test_grid()
     values = np.asarray(case.solution(result.params, points))
     exact = np.asarray(case.exact(points))
@@ -291,10 +293,11 @@ def _plot_field(args, case, result, trace) -> None:
         if hasattr(case, "observation_times") and hasattr(case, "observed_states"):
             data = (case.observation_times, case.observed_states)
         plot_curve_solution(args.plot, points, values, exact, result.history, trace,
-                            args.name, data=data)
+                            args.name, data=data, axis_name=getattr(module, "AXES", ("t",))[0],
+                            components=getattr(module, "COMPONENTS", None))
     else:
         plot_field_solution(args.plot, points, values, values - exact, result.history, trace,
-                            args.name)
+                            args.name, axes_names=getattr(module, "AXES", ("x", "y")))
     print(f"figure:              {args.plot}")
 
 

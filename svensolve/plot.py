@@ -18,7 +18,8 @@ def _pyplot():
     return plt
 
 
-def plot_field_solution(path, points, values, errors, history, metric_trace=None, title=""):
+def plot_field_solution(path, points, values, errors, history, metric_trace=None, title="",
+                        axes_names=("x", "y")):
     """Save a three-panel figure of a 2D field solve to ``path``.
 
     Parameters
@@ -31,6 +32,8 @@ def plot_field_solution(path, points, values, errors, history, metric_trace=None
         ``Result.history``; its ``time`` and ``cost`` are drawn.
     metric_trace : list of (time, value), optional
         A metric (such as the relative L2 error) against time, drawn beside the cost.
+    axes_names : (str, str)
+        Names of the two point coordinates, such as ("x", "t").
     """
     plt = _pyplot()
     side = int(round(np.sqrt(len(points))))
@@ -45,8 +48,8 @@ def plot_field_solution(path, points, values, errors, history, metric_trace=None
             np.reshape(data, (side, side)).T, origin="lower", extent=extent, cmap="viridis"
         )
         axis.set_title(label)
-        axis.set_xlabel("x")
-        axis.set_ylabel("y")
+        axis.set_xlabel(axes_names[0])
+        axis.set_ylabel(axes_names[1])
         figure.colorbar(image, ax=axis)
 
     _convergence_panel(axes[2], history, metric_trace)
@@ -54,7 +57,7 @@ def plot_field_solution(path, points, values, errors, history, metric_trace=None
 
 
 def plot_curve_solution(path, times, values, exact, history, metric_trace=None, title="",
-                        data=None):
+                        data=None, axis_name="t", components=None):
     """Save a two-panel figure of a solve whose solution is a function of one variable.
 
     Parameters
@@ -69,6 +72,10 @@ def plot_curve_solution(path, times, values, exact, history, metric_trace=None, 
         A metric (such as the relative L2 error) against time, drawn beside the cost.
     data : tuple (times, values), optional
         Observations that the solve fitted, drawn as markers.
+    axis_name : str
+        Name of the variable on the horizontal axis.
+    components : sequence of str, optional
+        Names of the solution components for the legend; by default 0, 1, ...
     """
     plt = _pyplot()
     times = np.reshape(np.asarray(times), -1)
@@ -77,15 +84,20 @@ def plot_curve_solution(path, times, values, exact, history, metric_trace=None, 
     if data is not None:
         data_times = np.reshape(np.asarray(data[0]), -1)
         data_values = np.reshape(np.asarray(data[1]), (data_times.size, -1))
+    if components is None:
+        components = [str(index) for index in range(values.shape[1])]
+    if len(components) != values.shape[1]:
+        raise ValueError(f"components must name the {values.shape[1]} solution components, "
+                         f"got {list(components)!r}")
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    for component in range(values.shape[1]):
-        line = axes[0].plot(times, values[:, component], label=f"fit {component}")[0]
+    for component, name in enumerate(components):
+        line = axes[0].plot(times, values[:, component], label=f"fit {name}")[0]
         axes[0].plot(times, exact[:, component], "--", color=line.get_color(), alpha=0.7,
-                     label=f"reference {component}")
+                     label=f"reference {name}")
         if data is not None:
             axes[0].plot(data_times, data_values[:, component], ".", color=line.get_color(),
                          markersize=4)
-    axes[0].set_xlabel("t")
+    axes[0].set_xlabel(axis_name)
     axes[0].set_title("solution (dashed: reference, dots: data)" if data is not None
                       else "solution (dashed: reference)")
     axes[0].legend(fontsize="small")

@@ -53,14 +53,43 @@ def test_run_poisson2d_reaches_1e5(capsys, tmp_path):
     assert figure.stat().st_size > 10_000
 
 
-def test_run_lotka_volterra_plots_curves(capsys, tmp_path):
+def _saved_figures(monkeypatch):
+    """Collect the figures that svensolve.plot saves, still open."""
+    import svensolve.plot
+
+    figures = []
+    save = svensolve.plot._save
+
+    def keep(plt, figure, path, title):
+        figures.append((figure.axes[0].get_xlabel(), figure.axes[0].get_ylabel(),
+                        figure.axes[0].get_legend_handles_labels()[1]))
+        save(plt, figure, path, title)
+
+    monkeypatch.setattr(svensolve.plot, "_save", keep)
+    return figures
+
+
+def test_run_lotka_volterra_plots_curves(capsys, monkeypatch, tmp_path):
     pytest.importorskip("matplotlib")
     figure = tmp_path / "lotka.png"
+    figures = _saved_figures(monkeypatch)
 
     assert main(["run", "lotka_volterra", "--quiet", "--plot", str(figure)]) == 0
 
     assert f"figure:              {figure}" in capsys.readouterr().out
     assert figure.stat().st_size > 10_000
+    assert figures == [("t", "", ["fit prey x", "reference prey x",
+                                  "fit predators y", "reference predators y"])]
+
+
+def test_plot_of_space_time_problem_names_t(monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    figures = _saved_figures(monkeypatch)
+
+    arguments = ["run", "heat1d", "--quiet", "--max-iter", "2", "--plot", str(tmp_path / "h.png")]
+    assert main(arguments) == 0
+
+    assert [labels[:2] for labels in figures] == [("x", "t")]
 
 
 def test_plot_of_5d_problem_exits_2_before_solving(capsys, tmp_path):
