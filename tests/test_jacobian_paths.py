@@ -406,6 +406,13 @@ def test_choice_refuses_limit_below_factors(limit, fits):
             choose()
 
 
+def test_choice_warns_when_requested_dense_exceeds_limit():
+    # 6 copies of a 100 x 100 float64 J: 480,000 bytes, over the 100,000 given.
+    with pytest.warns(RuntimeWarning, match=r"about 469 KiB .* over memory_limit 97.7 KiB"):
+        choice = choose_jacobian("dense", 100, 100, 8, memory_limit=100_000)
+    assert choice.method == "dense"
+
+
 def test_choice_streamed_gram_when_it_fits():
     # The Gram matrix and its eigenvectors take 3 x 3.2 GB, within half of 32 GiB.
     choice = choose_jacobian("auto", 2 * 10**4, 10**6, 8, memory_limit=32 * 2**30)
