@@ -213,12 +213,13 @@ def from_numpy_function(fun: Callable, jac, size: int, start=None) -> Evaluator:
     """
     last = {"x": None, "r": None}
     if start is not None:
-        last.update(x=np.array(start[0], copy=True), r=np.asarray(start[1]).reshape(-1))
+        x0 = np.array(start[0], copy=True)
+        last.update(x=x0, r=_numpy_residual(start[1], size, x0.dtype))
 
     def residual(x):
         if last["x"] is not None and last["x"].shape == x.shape and np.array_equal(last["x"], x):
             return last["r"].astype(x.dtype, copy=True)
-        value = np.asarray(fun(x), dtype=x.dtype).reshape(-1)
+        value = _numpy_residual(fun(x), size, x.dtype)
         last.update(x=np.array(x, copy=True), r=value)
         return value.copy()
 
@@ -251,6 +252,27 @@ def from_numpy_function(fun: Callable, jac, size: int, start=None) -> Evaluator:
         mode = jac
     blocks = (Block("residual", 0, size, None),)
     return Evaluator(residual, trial_residuals, jacobian, blocks, mode, check_finite_start)
+
+
+def _numpy_residual(value, size: int, dtype) -> np.ndarray:
+    """Return ``fun``'s value as a flat real array of ``size`` entries, or raise.
+
+    A complex value would lose its imaginary part in the cast, and a length
+    that changes mid-solve would silently change the problem being solved.
+    """
+    value = np.asarray(value)
+    if np.iscomplexobj(value):
+        raise TypeError(
+            f"fun must return real residuals, got dtype {value.dtype}; for complex values "
+            "return the real and imaginary parts as separate residuals"
+        )
+    value = value.astype(dtype, copy=False).reshape(-1)
+    if value.size != size:
+        raise ValueError(
+            f"fun returned {value.size} residuals, but {size} at x0; the number of "
+            "residuals must stay the same at every point"
+        )
+    return value
 
 
 def check_finite_start(residual: np.ndarray, jacobian: np.ndarray) -> None:

@@ -346,10 +346,17 @@ class Problem:
         blocks, start = [], 0
         for c in self.conditions:
             try:
-                size = jax.eval_shape(c.residual, params).shape[0]
+                shape = jax.eval_shape(c.residual, params)
             except Exception as error:
                 _name_condition(error, c)
                 raise
+            if not jnp.issubdtype(shape.dtype, jnp.floating):
+                raise TypeError(
+                    f"condition {c.name!r}: fn must return real floating-point residuals, got "
+                    f"dtype {shape.dtype}; for complex values return the real and imaginary "
+                    "parts as separate residuals, e.g. jnp.concatenate([z.real, z.imag])"
+                )
+            size = shape.shape[0]
             blocks.append(Block(c.name, start, start + size, c.count, c.loss, c.f_scale))
             start += size
         return tuple(blocks)

@@ -149,6 +149,30 @@ def test_trace_error_names_condition(batched):
     assert ("shapes [(2, 1)]" if batched else "shapes [(1,)]") in notes
 
 
+@pytest.mark.parametrize("fun", [
+    lambda b: b * (1 + 1j),  # traced by JAX
+    lambda b: np.asarray(b) * (1 + 1j),  # plain numpy: finite differences
+], ids=["jax", "numpy"])
+def test_complex_residuals_are_rejected(fun):
+    with pytest.raises(TypeError, match="real .*residuals, got dtype complex128"):
+        sv.least_squares(fun, [5.0, 7.0])
+
+
+def test_numpy_residual_changing_length_is_an_error():
+    t = np.linspace(0, 4, 20)
+    y = 3.0 * np.exp(-0.7 * t)
+    calls = [0]
+
+    def fun(b):
+        calls[0] += 1
+        r = b[0] * np.exp(-b[1] * t) - y
+        return r[:5] if calls[0] > 10 else r
+
+    with pytest.raises(ValueError, match="fun returned 5 residuals, but 20 at x0") as caught:
+        sv.least_squares(fun, [1.0, 0.1])
+    assert caught.value.best_result.fun.shape == (20,)
+
+
 def test_condition_points_with_mismatched_rows_are_rejected():
     with pytest.raises(ValueError, match="same leading axis"):
         sv.Condition("data", lambda p, xy: p[0], points=(jnp.ones(3), jnp.ones(4)))
