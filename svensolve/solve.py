@@ -239,6 +239,8 @@ class _Run:
         self.tolerances = _clamp_tolerances(options, x0.dtype)
         self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
         self.control_state, self.column_scale = None, None
+        # (control, nit, nfev, njev, history rows) at the last place a resume can start from.
+        self.committed = None
         self.last_singular_values = np.array([])
         self.resample = options.resample
         self.rejected_draws = 0  # rejected steps in a row
@@ -310,7 +312,7 @@ class _Run:
             if self.resample and not drawn:
                 point, work, work_jacobian, factors = self._draw_sample(point)
             drawn = False
-            self.point, self.control_state = point, state
+            self._commit(point, state)
             self._maybe_checkpoint()
             # With a new sample each step the termination tests measure noise.
             status = None if self.resample else self._converged_at(work, work_jacobian, factors)
@@ -398,12 +400,22 @@ class _Run:
             # Recorded before the factorisation, the longest part of an
             # iteration, so a Ctrl-C there still leaves the step in the history.
             self._record(point, proposal, index, state, gain_ratio, accepted=True)
+            self._commit(point, state)
             if self._time_is_up():
                 # Factors at the new point would only serve an iteration that
                 # the budget no longer allows, and on a large J they take longest.
-                self.point, self.control_state = point, state
                 return Status.TIME_LIMIT
             work, work_jacobian, factors = self._factor_at(point, jacobian)
+
+    def _commit(self, point: _Point, state) -> None:
+        """Mark a place to resume from: the point, its control state, counters and history.
+
+        A Ctrl-C can come mid-iteration, after the counters and the history
+        have moved on. The checkpoint then writes this place, and a resumed
+        solve repeats the unfinished iteration as an uninterrupted one would.
+        """
+        self.point, self.control_state = point, state
+        self.committed = (self.control, self.nit, self.nfev, self.njev, len(self.history))
 
     def _time_is_up(self) -> bool:
         limit = self.options.time_limit
@@ -525,22 +537,25 @@ class _Run:
     def _save_checkpoint(self) -> None:
         """Write the current point, best point, control state, counters and history."""
         state = self.control_state
+        control, nit, nfev, njev, rows = self.committed or (
+            self.control, self.nit, self.nfev, self.njev, len(self.history)
+        )
         arrays = {
             "x": self.point.x,
             "residual": self.point.residual,
             "best_x": self.best.x,
-            "control": np.array(self.control),
+            "control": np.array(control),
             "control_state": np.array(
                 [np.nan] * 3 if state is None
                 else [float(v) for v in (*state[:3], *state.lower_lengths)]
             ),
             "column_scale": np.array([]) if self.column_scale is None else self.column_scale,
-            "counters": np.array([self.nit, self.nfev, self.njev]),
+            "counters": np.array([nit, nfev, njev]),
             # The rounding-level test is relative to the cost at the very start.
             "start_cost": np.array(self.start_cost),
             "elapsed": np.array(self.elapsed()),
         }
-        for key, values in history_arrays(self.history).items():
+        for key, values in history_arrays(self.history[:rows]).items():
             arrays[f"history:{key}"] = values
         checkpoint.save(self.options.checkpoint, arrays)
 

@@ -91,6 +91,35 @@ def test_interrupted_run_keeps_its_checkpoint(tmp_path):
     np.testing.assert_array_equal(saved["best_x"], result.x)
 
 
+@pytest.mark.parametrize("control", ["line-search", "trust-region"])
+def test_resume_after_ctrl_c_mid_iteration_bit_for_bit(tmp_path, monkeypatch, control):
+    from svensolve.solve import _Run
+
+    problem, params = small_pinn()
+    options = {"control": control, "ftol": None, "xtol": None, "gtol": None}
+    whole = sv.minimize(problem, params, max_iter=12, **options)
+
+    # Ctrl-C while the point accepted by the 5th step is factored: the
+    # counters and the history have moved on, the control state has not.
+    factor_at = _Run._factor_at
+
+    def interrupted_factor_at(self, point, jacobian):
+        if self.nit == 5:
+            raise KeyboardInterrupt
+        return factor_at(self, point, jacobian)
+
+    path = tmp_path / "run.npz"
+    with monkeypatch.context() as patch:
+        patch.setattr(_Run, "_factor_at", interrupted_factor_at)
+        first = sv.minimize(problem, params, max_iter=12, checkpoint=str(path), **options)
+    assert first.status == sv.Status.INTERRUPTED
+    resumed = sv.minimize(problem, params, max_iter=12, resume=str(path), **options)
+
+    assert resumed.nit == whole.nit == 12
+    assert resumed.x.tobytes() == whole.x.tobytes()
+    np.testing.assert_array_equal(resumed.history["cost"], whole.history["cost"])
+
+
 def test_resume_errors_name_the_problem(tmp_path):
     problem, params = small_pinn()
     with pytest.raises(FileNotFoundError, match="does not exist"):
