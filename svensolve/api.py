@@ -151,12 +151,15 @@ def minimize(
         "single-pass" is the randomized range finder without power
         iterations: on the streamed path it builds each row block of J once
         per step instead of twice, for a less accurate subspace.
-    x_scale : {"auto", "jac", "none"}
+    x_scale : {"auto", "jac", "none"}, float or array_like of shape (p,)
         "jac" scales each parameter by its Jacobian column norm (the running
         maximum, as MINPACK does), so the step does not depend on parameter
         units; "none" keeps the plain minimum-norm step. "auto" scales when
         there are at least as many residuals as parameters (data fits) and
         not otherwise (PINNs, where the minimum-norm step is the Sven update).
+        Positive numbers are fixed characteristic scales, as in
+        `least_squares`: one for all parameters, or one per entry in the
+        order of ``jax.flatten_util.ravel_pytree(params)``.
     seed : int
         Seed of randomized factorisations.
     verbose : int
@@ -211,6 +214,7 @@ def minimize(
     """
     _check_method(method)
     params = _as_float_pytree(params)
+    x_scale = _column_scaling(x_scale, sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
     box = make_params_box(bounds, params)
     memory_limit = parse_memory_limit(memory_limit)
     options = make_options(

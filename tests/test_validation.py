@@ -173,6 +173,21 @@ def test_numpy_residual_changing_length_is_an_error():
     assert caught.value.best_result.fun.shape == (20,)
 
 
+def test_minimize_x_scale_is_checked_and_applied():
+    def rosenbrock(params):
+        a = params["a"]
+        return jnp.array([a[0] - 1.0, 10.0 * (a[1] - a[0] ** 2)])
+
+    start = {"a": jnp.array([-1.2, 1.0])}
+    for x_scale in (1.0, [1.0, 2.0]):
+        result = sv.minimize(rosenbrock, start, x_scale=x_scale, progress=False)
+        np.testing.assert_allclose(result.x, [1.0, 1.0], rtol=1e-10)
+    with pytest.raises(ValueError, match=r"of shape \(2,\), got \[1.0, 2.0, 3.0\]"):
+        sv.minimize(rosenbrock, start, x_scale=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="finite and > 0.*got -1.0"):
+        sv.minimize(rosenbrock, start, x_scale=-1.0)
+
+
 def test_condition_points_with_mismatched_rows_are_rejected():
     with pytest.raises(ValueError, match="same leading axis"):
         sv.Condition("data", lambda p, xy: p[0], points=(jnp.ones(3), jnp.ones(4)))
