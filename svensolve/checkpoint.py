@@ -36,8 +36,19 @@ def load(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"resume: checkpoint file {str(path)!r} does not exist")
-    with np.load(path, allow_pickle=False) as data:
+    not_checkpoint = (f"resume: {str(path)!r} is not a svensolve checkpoint; pass the .npz "
+                      "file that a solve with checkpoint= wrote")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        # numpy's own message suggests allow_pickle=True, which no checkpoint needs.
+        raise ValueError(f"{not_checkpoint} ({type(error).__name__} from numpy)") from error
+    if not hasattr(loaded, "files"):  # a .npy file holds one array, not a checkpoint
+        raise ValueError(f"{not_checkpoint} (it holds one array)")
+    with loaded as data:
         arrays = {key: data[key] for key in data.files}
+    if "format_version" not in arrays:
+        raise ValueError(f"{not_checkpoint} (it has no format_version entry)")
     version = int(arrays.get("format_version", -1))
     if version != FORMAT_VERSION:
         raise ValueError(

@@ -132,6 +132,37 @@ def test_resume_errors_name_the_problem(tmp_path):
         sv.least_squares(lambda x: x - 1.0, np.zeros(2), resume=str(path))
 
 
+def _write_garbage(path):
+    path.write_bytes(b"not a zip file")
+
+
+def _write_pickled(path):
+    with open(path, "wb") as handle:
+        np.save(handle, np.array([{"a": 1}], dtype=object))
+
+
+def _write_other_npz(path):
+    with open(path, "wb") as handle:
+        np.savez(handle, a=np.arange(3))
+
+
+@pytest.mark.parametrize(("write", "reason"), [
+    (_write_garbage, "ValueError from numpy"),
+    (_write_pickled, "ValueError from numpy"),
+    (_write_other_npz, "it has no format_version entry"),
+])
+def test_resume_from_non_checkpoint_names_file(tmp_path, write, reason):
+    path = tmp_path / "file.npz"
+    write(path)
+
+    with pytest.raises(ValueError, match="is not a svensolve checkpoint") as caught:
+        sv.least_squares(lambda x: x - 1.0, np.zeros(2), resume=str(path))
+
+    assert str(path) in str(caught.value)
+    assert reason in str(caught.value)
+    assert "allow_pickle" not in str(caught.value)
+
+
 def test_resumed_poisson_line_search_matches_bit_for_bit(tmp_path):
     from problems import poisson2d
 
