@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
 import math
 import warnings
@@ -91,7 +92,13 @@ class Condition:
             raise TypeError(
                 f"condition {self.name!r}: weight must be a number, got {self.weight!r}"
             )
-        weight = float(self.weight)
+        try:
+            weight = float(self.weight)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"condition {self.name!r}: weight must be one number, got {self.weight!r}; "
+                "for a weight per residual, multiply the residuals in fn"
+            ) from None
         if not math.isfinite(weight) or weight < 0:
             raise ValueError(
                 f"condition {self.name!r}: weight must be finite and >= 0, got {self.weight!r}"
@@ -111,6 +118,8 @@ class Condition:
         if self.points is not None:
             object.__setattr__(self, "points", jax.tree.map(jnp.asarray, self.points))
             self.count  # noqa: B018 (validates the leading axes)
+            if not getattr(self.fn, "_returns_array", False):
+                object.__setattr__(self, "fn", _returning_array(self.fn))
 
     @property
     def count(self) -> int | None:
@@ -179,6 +188,17 @@ class Condition:
         # Forward mode costs one pass per parameter, reverse one per residual.
         jac = jax.jacfwd(flat_block) if rows >= x.shape[0] else jax.jacrev(flat_block)
         return jac(x)
+
+
+def _returning_array(fn: Callable) -> Callable:
+    """Wrap ``fn(params, points)`` so that a list or tuple of residuals becomes one array."""
+
+    @functools.wraps(fn)
+    def wrapped(params, points):
+        return jnp.asarray(fn(params, points))
+
+    wrapped._returns_array = True
+    return wrapped
 
 
 def check_sampled_points(name: str, points, expected=None) -> None:
@@ -357,6 +377,12 @@ class Problem:
                     "parts as separate residuals, e.g. jnp.concatenate([z.real, z.imag])"
                 )
             size = shape.shape[0]
+            if c.batched and size % c.count:
+                raise ValueError(
+                    f"condition {c.name!r}: batched fn returned {size} residual"
+                    f"{'' if size == 1 else 's'} for {c.count} points; it must return the "
+                    "same number of residuals for each point"
+                )
             blocks.append(Block(c.name, start, start + size, c.count, c.loss, c.f_scale))
             start += size
         return tuple(blocks)
@@ -440,6 +466,9 @@ def _name_condition(error: Exception, condition: Condition) -> None:
         else:
             shapes, kind = [leaf.shape[1:] for leaf in leaves], "one point at a time"
         where += f" (fn called with {kind}, shapes {shapes})"
+        if not condition.batched and () in shapes:
+            where += ("; a 1-D points array makes each point a single number, so for an fn "
+                      "that reads x[0] pass points[:, None]")
     if hasattr(error, "add_note"):
         error.add_note(where)
     else:  # Python 3.10 has no exception notes.

@@ -188,6 +188,45 @@ def test_minimize_x_scale_is_checked_and_applied():
         sv.minimize(rosenbrock, start, x_scale=-1.0)
 
 
+def test_condition_weight_array_is_named():
+    with pytest.raises(TypeError, match=r"'data': weight must be one number, got array"):
+        sv.Condition("data", lambda p, x: p[0] - x[0], points=np.ones((3, 1)),
+                     weight=np.array([1.0, 2.0]))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes need Python 3.11")
+def test_one_dimensional_points_get_a_hint():
+    problem = sv.Problem([
+        sv.Condition("data", lambda p, x: p[0] * x[0] - 1.0, points=np.linspace(0, 1, 10)),
+    ])
+    with pytest.raises(IndexError) as caught:
+        sv.minimize(problem, jnp.ones(1), progress=False)
+    assert "pass points[:, None]" in "\n".join(caught.value.__notes__)
+
+
+def test_pointwise_fn_may_return_a_list():
+    x = np.linspace(0, 1, 10)
+    problem = sv.Problem([
+        sv.Condition("pair", lambda p, point: [p[0] * point[0] - 1.0, p[0] - 2.0],
+                     points=x[:, None]),
+    ])
+    result = sv.minimize(problem, jnp.ones(1), progress=False)
+    # Normal equation of sum (p x - 1)^2 + sum (p - 2)^2 over the 10 points.
+    expected = (np.sum(x) + 2.0 * x.size) / (np.sum(x**2) + x.size)
+    np.testing.assert_allclose(result.x, [expected], rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda p, x: jnp.sum(p[0] * x),  # one residual for 10 points
+    lambda p, x: p[0] * jnp.ones(3),  # three
+])
+def test_batched_residual_count_must_fit_points(fn):
+    problem = sv.Problem([sv.Condition("data", fn, points=np.ones((10, 1)), batched=True)])
+    with pytest.raises(ValueError, match=r"'data': batched fn returned (1 residual|3 residuals) "
+                                         r"for 10 points"):
+        sv.minimize(problem, jnp.ones(1), progress=False)
+
+
 def test_condition_points_with_mismatched_rows_are_rejected():
     with pytest.raises(ValueError, match="same leading axis"):
         sv.Condition("data", lambda p, xy: p[0], points=(jnp.ones(3), jnp.ones(4)))
