@@ -12,8 +12,17 @@ from contextlib import nullcontext
 
 import numpy as np
 
+# Time limit in seconds of a solve when --time-limit is not given. The nist cases then
+# have none, so that their results do not depend on the machine's speed.
+DEFAULT_TIME_LIMIT = 60.0
+
 
 def build_parser() -> argparse.ArgumentParser:
+    return _build_parsers()[0]
+
+
+def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """Build the `svensolve` parser and its `run` subparser, which reports run's errors."""
     parser = argparse.ArgumentParser(
         prog="svensolve", description="Solve reference problems with Sven steps."
     )
@@ -27,10 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="solver method (only 'sven', as in minimize)")
     run.add_argument("--jacobian", default="auto",
                      choices=["auto", "dense", "streamed", "gram", "matrix-free"],
-                     help="how the Jacobian is formed and factored (default: auto)")
+                     help="how the Jacobian is formed and factored (default: auto); "
+                          "not available for nist")
     run.add_argument("--memory-limit", default=None, metavar="SIZE",
                      help="memory the Jacobian may use: a size with a unit such as 512MiB or "
-                          "2.5GB, or a plain number in GiB (default: half of the free memory)")
+                          "2.5GB, or a plain number in GiB (default: half of the free memory); "
+                          "not available for nist")
     run.add_argument("--control", default="auto",
                      choices=["auto", "trust-region", "line-search", "fixed"],
                      help="step control (default: auto)")
@@ -41,22 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lr", type=float, default=1.0,
                      help="step length of --control fixed, and the first one tried by the "
                           "line search (default: 1)")
-    run.add_argument("--time-limit", type=float, default=60.0,
-                     help="wall-clock budget of the solve in seconds (default: 60)")
-    run.add_argument("--max-iter", type=int, default=100_000, help="iteration budget")
+    run.add_argument("--time-limit", type=float, default=None,
+                     help="wall-clock budget of the solve in seconds, for nist per case "
+                          f"(default: {DEFAULT_TIME_LIMIT:g}, for nist none)")
+    run.add_argument("--max-iter", type=int, default=100_000,
+                     help="iteration budget, for nist per case (default: 100000)")
     run.add_argument("--seed", type=int, default=0, help="seed of the initial network")
     run.add_argument("--plot", metavar="FILE", default=None,
-                     help="save a PNG of the solution, its error and the convergence")
+                     help="save a figure of the solution, its error and the convergence to "
+                          "FILE, in the format of its suffix (.png when it has none). It draws "
+                          "curves of one variable and scalar fields on 2-D grids, so it is not "
+                          "available for nist, poisson5d and kovasznay")
     run.add_argument("--save", metavar="FILE", default=None,
                      help="write the solution parameters, the iteration history and the "
-                          "error metrics to FILE in numpy's .npz format")
+                          "error metrics to FILE in numpy's .npz format; not available for nist")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
+    return parser, run
 
 
 def main(argv=None) -> int:
     """Entry point of the console script and of ``python -m svensolve``."""
-    parser = build_parser()
+    parser, run_parser = _build_parsers()
     args = parser.parse_args(argv)
     if args.command == "list":
         return _list()
@@ -65,23 +81,29 @@ def main(argv=None) -> int:
     from problems import REGISTRY
 
     if args.name not in REGISTRY:
-        parser.error(f"unknown problem {args.name!r}; choose from {sorted(REGISTRY)}")
-    _check_run_arguments(parser, args)
+        run_parser.error(f"unknown problem {args.name!r}; choose from {sorted(REGISTRY)}")
+    _check_run_arguments(run_parser, args)
     try:
         if args.name == "nist":
             return _run_nist(args)
-        return _run_field(args)
+        return _run_field(args, run_parser)
     except (ValueError, TypeError) as error:
-        parser.error(str(error))
+        run_parser.error(str(error))
     return 2
 
 
 def _check_run_arguments(parser, args) -> None:
-    """Reject bad options before any problem is built or solved."""
+    """Reject bad options before any problem is built or solved.
+
+    ``parser`` is the `run` subparser, whose ``error`` exits with status 2. Sets
+    ``args.plot`` to the file that the figure is written to.
+    """
     from pathlib import Path
 
     from svensolve.options import make_options
 
+    if args.name == "nist":
+        _check_nist_arguments(parser, args)
     try:
         options = _solver_options(args)
         options.pop("method")  # checked by argparse's choices
@@ -96,16 +118,50 @@ def _check_run_arguments(parser, args) -> None:
         folder = Path(args.plot).parent
         if not folder.is_dir():
             parser.error(f"--plot: directory {str(folder)!r} does not exist")
-        if args.name == "nist":
-            parser.error("--plot is not available for nist")
+        args.plot = _figure_path(parser, args.plot)
     if args.save:
         target = Path(args.save)
         if not target.parent.is_dir():
             parser.error(f"--save: directory {str(target.parent)!r} does not exist")
         if target.is_dir():
             parser.error(f"--save: {str(target)!r} is a directory; give a file name")
-        if args.name == "nist":
-            parser.error("--save is not available for nist")
+
+
+def _check_nist_arguments(parser, args) -> None:
+    """Reject the options that `svensolve.least_squares`, which solves the nist cases, lacks."""
+    reason = ("is not available for nist, because least_squares chooses the Jacobian itself "
+              "and forms it dense for these small cases")
+    if args.jacobian != "auto":
+        parser.error(f"--jacobian {args.jacobian!r} {reason}. Remove --jacobian, which "
+                     "applies only to the other problems")
+    if args.memory_limit is not None:
+        parser.error(f"--memory-limit {args.memory_limit!r} {reason}. Remove --memory-limit, "
+                     "which applies only to the other problems")
+    if args.plot:
+        parser.error("--plot is not available for nist")
+    if args.save:
+        parser.error("--save is not available for nist")
+
+
+def _figure_path(parser, path: str) -> str:
+    """Return the file that matplotlib writes for --plot PATH, or exit 2 on an unknown format.
+
+    As matplotlib's savefig does, a PATH without a suffix gets one, here always .png.
+    """
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        parser.error("--plot needs matplotlib, which is not installed: "
+                     "pip install 'svensolve[plot]'")
+    suffix = os.path.splitext(path)[1].lstrip(".")
+    if not suffix:
+        return path.rstrip(".") + ".png"
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix.lower() not in formats:
+        parser.error(f"--plot: suffix '.{suffix}' of {path!r} is not a format that matplotlib "
+                     f"writes. Use one of {', '.join('.' + name for name in formats)}, or no "
+                     "suffix for .png")
+    return path
 
 
 def _list() -> int:
@@ -141,6 +197,9 @@ def _solver_options(args) -> dict:
     from svensolve.memory import parse_memory_limit
 
     memory_limit = parse_memory_limit(args.memory_limit, default_unit="GiB")
+    time_limit = args.time_limit
+    if time_limit is None and args.name != "nist":
+        time_limit = DEFAULT_TIME_LIMIT
     return {
         "method": args.method,
         "jacobian": args.jacobian,
@@ -149,13 +208,13 @@ def _solver_options(args) -> dict:
         "rank": args.rank,
         "rtol": args.rtol,
         "lr": args.lr,
-        "time_limit": args.time_limit,
+        "time_limit": time_limit,
         "max_iter": args.max_iter,
         "progress": False if args.quiet else None,
     }
 
 
-def _run_field(args) -> int:
+def _run_field(args, parser) -> int:
     from jax.flatten_util import ravel_pytree
 
     import svensolve as sv
@@ -167,9 +226,7 @@ def _run_field(args) -> int:
         points = case.test_grid()
         values = np.asarray(case.solution(case.params, points))
         if _figure_kind(points, values) is None:
-            print(f"svensolve run: error: --plot: {_no_figure_reason(args.name, points, values)}",
-                  file=sys.stderr)
-            return 2
+            parser.error(f"--plot: {_no_figure_reason(args.name, points, values)}")
     unravel = ravel_pytree(case.params)[1]
     trace = []
 
@@ -188,7 +245,8 @@ def _run_field(args) -> int:
 
     print(f"status:              {result.message}")
     print(f"iterations:          {result.nit} (residual evaluations {result.nfev})")
-    print(f"time:                {result.time:.1f} s solve, {wall:.1f} s with compilation")
+    print(f"time:                {result.time:.1f} s solving (first compilation included), "
+          f"{wall:.1f} s in all")
     print(f"Jacobian:            {result.jacobian_method}")
     print(f"final cost:          {result.cost:.3e}")
     for name, cost in result.condition_costs.items():
@@ -308,8 +366,9 @@ def _run_nist(args) -> int:
     from problems import nist
 
     options = _solver_options(args)
-    for name in ("time_limit", "max_iter", "jacobian", "memory_limit"):
-        options.pop(name)  # least_squares has no such options
+    # _check_nist_arguments left both at their defaults, which least_squares does not take.
+    options.pop("jacobian")
+    options.pop("memory_limit")
     print(f"{'problem':10s} {'start':>5s} {'digits':>7s} {'nfev':>5s}  status")
     reached = 0
     started = time.perf_counter()

@@ -1,10 +1,20 @@
 """The svensolve command: listing, info and one-line errors with exit status 2."""
 
+import re
+import sys
+
 import numpy as np
 import pytest
 
 import svensolve
-from svensolve.cli import _solver_options, build_parser, main
+from svensolve.cli import (
+    _build_parsers,
+    _figure_kind,
+    _figure_path,
+    _solver_options,
+    build_parser,
+    main,
+)
 
 
 def test_list_names_the_problems(capsys):
@@ -32,6 +42,15 @@ def test_info_reports_float64_enabled(capsys):
         (["run", "nist", "--save", "x.npz"], "--save is not available for nist"),
         (["run", "poisson2d", "--memory-limit", "5XB"],
          "--memory-limit has an unknown unit 'XB' in '5XB'"),
+        (["run", "nist", "--jacobian", "streamed"],
+         "--jacobian 'streamed' is not available for nist, because least_squares chooses the "
+         "Jacobian itself and forms it dense for these small cases. Remove --jacobian, which "
+         "applies only to the other problems"),
+        (["run", "nist", "--memory-limit", "1GiB"],
+         "--memory-limit '1GiB' is not available for nist, because least_squares chooses the "
+         "Jacobian itself and forms it dense for these small cases. Remove --memory-limit, "
+         "which applies only to the other problems"),
+        (["run", "nist", "--plot", "x.png"], "--plot is not available for nist"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
@@ -39,8 +58,138 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
         main(argv)
 
     assert stop.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("usage: svensolve run [-h]")
+    error = captured.err.strip().splitlines()[-1]
+    assert error.startswith("svensolve run: error: ")
     assert message in error
+
+
+def test_plot_suffix_lists_supported_formats(capsys):
+    pytest.importorskip("matplotlib")
+
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "poisson2d", "--plot", "x.xyz"])
+
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("usage: svensolve run [-h]")
+    error = captured.err.strip().splitlines()[-1]
+    assert error.startswith("svensolve run: error: --plot: suffix '.xyz' of 'x.xyz' is not a "
+                            "format that matplotlib writes. Use one of ")
+    assert ".pdf, " in error
+    assert ".png, " in error
+    assert error.endswith(", or no suffix for .png")
+
+
+@pytest.mark.parametrize(("path", "written"), [
+    ("figs/lv", "figs/lv.png"),
+    ("figs/lv.", "figs/lv.png"),
+    ("figs/lv.pdf", "figs/lv.pdf"),
+    ("figs/lv.PNG", "figs/lv.PNG"),
+])
+def test_figure_path_is_file_written(path, written):
+    pytest.importorskip("matplotlib")
+    run_parser = _build_parsers()[1]
+
+    assert _figure_path(run_parser, path) == written
+
+
+def test_plot_without_matplotlib_exits_2(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.backend_bases", None)
+
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "poisson2d", "--plot", "x"])
+
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == ("svensolve run: error: --plot needs matplotlib, which is not installed: "
+                     "pip install 'svensolve[plot]'")
+
+
+def _run_help(capsys) -> str:
+    """Return the help of `svensolve run` with its line breaks joined."""
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--help"])
+    assert stop.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_run_help_names_nist_limits(capsys):
+    text = _run_help(capsys)
+
+    assert "(default: auto); not available for nist" in text
+    assert "(default: half of the free memory); not available for nist" in text
+    assert "in seconds, for nist per case (default: 60, for nist none)" in text
+    assert "iteration budget, for nist per case (default: 100000)" in text
+    assert "so it is not available for nist, poisson5d and kovasznay" in text
+    assert "numpy's .npz format; not available for nist" in text
+
+
+def test_run_help_names_problems_without_figure(capsys):
+    from problems import REGISTRY
+
+    text = _run_help(capsys)
+    named = set(text.split("so it is not available for ")[1].split(" --save")[0]
+                .replace(" and ", ", ").split(", "))
+
+    without_figure = {"nist"}
+    for name, module in REGISTRY.items():
+        if name == "nist":
+            continue
+        case = module.build(seed=0)
+        points = case.test_grid()
+        values = np.asarray(case.solution(case.params, points))
+        if _figure_kind(points, values) is None:
+            without_figure.add(name)
+    assert named == without_figure
+
+
+def test_time_limit_default_is_60_s_except_nist():
+    parser = build_parser()
+
+    assert _solver_options(parser.parse_args(["run", "poisson2d"]))["time_limit"] == 60.0
+    assert _solver_options(parser.parse_args(["run", "nist"]))["time_limit"] is None
+
+
+def _record_least_squares(monkeypatch):
+    """Run nist on Misra1a only and collect the keyword arguments of each least_squares call."""
+    import problems.nist
+
+    calls = []
+    solve = svensolve.least_squares
+
+    def recording_least_squares(*args, **kwargs):
+        calls.append(kwargs)
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(problems.nist, "NAMES", ("Misra1a",))
+    monkeypatch.setattr(svensolve, "least_squares", recording_least_squares)
+    return calls
+
+
+def test_nist_limits_apply_per_case(capsys, monkeypatch):
+    calls = _record_least_squares(monkeypatch)
+
+    assert main(["run", "nist", "--max-iter", "2", "--time-limit", "30"]) == 0
+
+    assert [call["max_iter"] for call in calls] == [2, 2]
+    assert [call["time_limit"] for call in calls] == [30.0, 30.0]
+    output = capsys.readouterr().out
+    assert output.count("The maximum number of iterations is reached.") == 2
+    assert "0 of 2 cases reach 6 certified digits" in output
+
+
+def test_nist_defaults_set_no_time_limit(capsys, monkeypatch):
+    calls = _record_least_squares(monkeypatch)
+
+    assert main(["run", "nist"]) == 0
+
+    assert [call["time_limit"] for call in calls] == [None, None]
+    assert "2 of 2 cases reach 6 certified digits" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -92,13 +241,32 @@ def test_plot_of_space_time_problem_names_t(monkeypatch, tmp_path):
     assert [labels[:2] for labels in figures] == [("x", "t")]
 
 
+def test_plot_without_suffix_writes_png(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+
+    arguments = ["run", "heat1d", "--quiet", "--max-iter", "2", "--plot", str(tmp_path / "h")]
+    assert main(arguments) == 0
+
+    output = capsys.readouterr().out
+    assert f"figure:              {tmp_path / 'h.png'}\n" in output
+    assert [path.name for path in tmp_path.iterdir()] == ["h.png"]
+    times = re.search(r"^time: +(\S+) s solving \(first compilation included\), (\S+) s in all$",
+                      output, re.MULTILINE)
+    assert times is not None
+    assert float(times[1]) <= float(times[2])
+
+
 def test_plot_of_5d_problem_exits_2_before_solving(capsys, tmp_path):
     figure = tmp_path / "p5.png"
 
-    assert main(["run", "poisson5d", "--plot", str(figure)]) == 2
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "poisson5d", "--plot", str(figure)])
 
+    assert stop.value.code == 2
     captured = capsys.readouterr()
-    assert "poisson5d has 5-D points and 1 value per point" in captured.err
+    error = captured.err.strip().splitlines()[-1]
+    assert error.startswith("svensolve run: error: --plot: poisson5d has 5-D points and 1 value "
+                            "per point")
     assert "status:" not in captured.out
     assert not figure.exists()
 
