@@ -730,7 +730,8 @@ class _Run:
         free = jacobian.shape[1] - int(np.count_nonzero(self.active))
         # A ladder ends at rounding level, so its steps cut no direction by
         # choice. The trust region it may fall back to cuts only to regularise.
-        ladder = len(self.cutoffs) > 1
+        # A fixed or trust-region control chosen by the caller steps with rtol alone.
+        ladder = len(self.cutoffs) > 1 and (self.control == "line-search" or self.fallback)
         cut = gauss_newton.rank < min(jacobian.shape[0], free) and not ladder
         if cut and not self._gtol_holds_at_best():
             # Converged only on the kept subspace while r still leans on a cut
