@@ -54,6 +54,28 @@ def make_box(bounds, x0: np.ndarray) -> Box | None:
     return Box(lower.astype(x0.dtype), upper.astype(x0.dtype))
 
 
+def feasible_start(bounds, size: int) -> np.ndarray:
+    """Return a start inside scipy-style ``bounds``, as scipy's curve_fit picks one.
+
+    Each parameter starts at the middle of a finite interval, 1 inside a
+    bound that is finite on one side only, and at 1 when it is free.
+    """
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        bounds = (bounds.lb, bounds.ub)
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+        raise ValueError(f"bounds must be a pair (lb, ub) or scipy.optimize.Bounds, got {bounds!r}")
+    lower = _as_vector(bounds[0], size, "lb")
+    upper = _as_vector(bounds[1], size, "ub")
+    start = np.ones(size)
+    both = np.isfinite(lower) & np.isfinite(upper)
+    only_lower = np.isfinite(lower) & ~np.isfinite(upper)
+    only_upper = ~np.isfinite(lower) & np.isfinite(upper)
+    start[both] = 0.5 * (lower[both] + upper[both])
+    start[only_lower] = lower[only_lower] + 1.0
+    start[only_upper] = upper[only_upper] - 1.0
+    return start
+
+
 def _as_vector(value, size: int, name: str) -> np.ndarray:
     vector = np.asarray(value, dtype=float)
     if vector.ndim == 0:

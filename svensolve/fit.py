@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 
 from svensolve.api import least_squares
+from svensolve.bounds import feasible_start
 
 METHODS = (None, "sven")
 NAN_POLICIES = (None, "raise", "omit")
@@ -59,7 +60,9 @@ def curve_fit(
         Observations, converted to float64.
     p0 : array_like, shape (p,), optional
         Start point. Default: ones, one per positional parameter of `f` after
-        the first (found by `inspect`, so ``f(x, *b)`` needs `p0`).
+        the first (found by `inspect`, so ``f(x, *b)`` needs `p0`). With
+        `bounds`, as in scipy, the middle of each finite interval, 1 inside a
+        one-sided bound, and 1 for a free parameter.
     sigma : None, scalar, array of shape (n,) or (n, n)
         Standard deviations of `ydata` (scalar or 1-D), so the residuals are
         divided by them. A 2-D `sigma` is the covariance matrix of `ydata`:
@@ -127,7 +130,10 @@ def curve_fit(
         raise ValueError("'args' is not a supported keyword argument; bind extra arguments in f")
     _rename_maxfev(kwargs)
 
+    default_start = p0 is None
     p0, names = _start_point(f, p0)
+    if default_start and bounds is not None:
+        p0 = feasible_start(bounds, p0.size)
     check_finite = nan_policy is None if check_finite is None else check_finite
     xdata, ydata, sigma = _prepare_data(xdata, ydata, sigma, check_finite, nan_policy)
     whitening = _whitening(sigma, ydata.size)

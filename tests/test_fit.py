@@ -350,3 +350,18 @@ def test_correlation_has_unit_diagonal():
 
     np.testing.assert_allclose(np.diag(correlation), 1.0, rtol=1e-12)
     np.testing.assert_allclose(result.stderr, problem.certified_stderr, rtol=1e-6)
+
+
+def test_bounds_without_p0_start_inside_like_scipy():
+    x = np.linspace(0, 3, 30)
+    y = 4.0 * np.exp(-2.5 * x) + 0.01 * np.cos(7 * x)
+
+    def model(x, a, k):
+        return a * np.exp(-k * x)
+
+    bounds = ([2.0, 2.0], [10.0, 10.0])
+    popt, pcov = sv.curve_fit(model, x, y, bounds=bounds)
+    expected, expected_cov = scipy.optimize.curve_fit(model, x, y, bounds=bounds)
+
+    np.testing.assert_allclose(popt, expected, rtol=1e-6)
+    np.testing.assert_allclose(pcov, expected_cov, rtol=1e-4)
