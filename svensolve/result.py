@@ -73,7 +73,10 @@ class Result(OptimizeResult):
     Fields shared with ``scipy.optimize.least_squares``: ``x`` (the best point,
     flat for `least_squares`), ``cost`` (``0.5 * sum(fun**2)``), ``fun``,
     ``jac``, ``grad`` (``J^T fun``), ``optimality`` (``max |grad|``), ``nfev``,
-    ``njev``, ``nit``, ``status``, ``message``, ``success``.
+    ``njev``, ``nit``, ``status``, ``message``, ``success``. With a robust
+    loss, ``jac`` is scipy's modified Jacobian: J with each row scaled by
+    ``sqrt(rho'(z) + 2 z rho''(z))``, so ``jac^T jac`` models the cost's
+    Hessian and `covariance` matches scipy's ``curve_fit``.
 
     svensolve adds ``params`` (the best point in the caller's pytree),
     ``history`` (a dict of per-iteration arrays: ``cost``, ``time`` in

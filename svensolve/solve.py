@@ -961,6 +961,9 @@ class _Run:
             # J^T rho'(z) r, the robust cost's gradient, on all parameters (bounds aside).
             scaled_residual, scaled_jacobian = self.loss.scale(best.residual, jacobian)
             grad = transpose_times(scaled_jacobian, scaled_residual)
+            # As scipy's least_squares does, a robust loss returns the rescaled J,
+            # whose J^T J is the Gauss-Newton model of the cost's Hessian.
+            jacobian = scaled_jacobian
         message = MESSAGES[status]
         error = getattr(self, "callback_error", None)
         if error is not None:

@@ -42,6 +42,32 @@ def test_robust_loss_matches_scipy_and_recovers_parameters(loss):
     assert our_error < 0.05
 
 
+@pytest.mark.parametrize("loss", ["soft_l1", "huber", "cauchy", "arctan"])
+def test_robust_jac_and_pcov_match_scipy(loss):
+    t, y = outlier_data()
+
+    def model(t, a, k, c):
+        return a * jnp.exp(-k * t) + c
+
+    def model_numpy(t, a, k, c):
+        return a * np.exp(-k * t) + c
+
+    popt, pcov = sv.curve_fit(model, t, y, p0=np.ones(3), loss=loss, f_scale=0.1)
+    expected, expected_cov = scipy.optimize.curve_fit(
+        model_numpy, t, y, p0=np.ones(3), loss=loss, f_scale=0.1, method="trf",
+        xtol=1e-14, ftol=1e-14, gtol=1e-14,
+    )
+    np.testing.assert_allclose(popt, expected, rtol=1e-6)
+    np.testing.assert_allclose(pcov, expected_cov, rtol=1e-5)
+
+    # scipy's jac with a robust loss is J with its rows scaled by the loss.
+    ours = sv.least_squares(lambda b: model(t, *b) - y, popt, loss=loss, f_scale=0.1)
+    reference = scipy.optimize.least_squares(
+        lambda b: model_numpy(t, *b) - y, popt, loss=loss, f_scale=0.1, max_nfev=1,
+    )
+    np.testing.assert_allclose(ours.jac, reference.jac, rtol=1e-5, atol=1e-7)
+
+
 def test_robust_fit_beats_plain_least_squares_on_outliers():
     t, y = outlier_data(1)
 
