@@ -81,8 +81,11 @@ class Result(OptimizeResult):
     svensolve adds ``params`` (the best point in the caller's pytree),
     ``history`` (a dict of per-iteration arrays: ``cost``, ``time`` in
     seconds since the start, ``rank`` used, the cutoff ``rtol`` of the step,
-    ``damping``, ``step_length`` (for the trust region, the step's length in
-    scaled variables), ``gain_ratio``, ``nfev``, and per-condition costs under
+    ``damping``, ``step_length`` (the length along the direction for the
+    line search and the fixed control, a fraction that can fall far below
+    1/128 as the grid moves down; for the trust region, the step's length in
+    scaled variables), ``gain_ratio``, ``nfev``, ``accepted`` (whether the
+    step was taken), and per-condition costs under
     ``"cost:<name>"``), ``singular_values`` (of the last Jacobian),
     ``condition_costs`` (a dict name -> cost at ``x``), ``time`` (seconds) and
     ``jacobian_method`` (the Jacobian path, its factorisation and why it was

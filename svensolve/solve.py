@@ -863,10 +863,13 @@ class _Run:
         # A test switched off with None is not reported as the reason to stop.
         bound = resolution * (resolution + np.abs(point.x))
         small_step = np.all(np.abs(gauss_newton.step) <= bound)
-        if small_step and self.tolerances["xtol"] is not None:
+        # On a random subset of the parameters the step and its gain measure
+        # only that subset, so these tests stay off, as in `_converged_at`.
+        subset = self.options.param_fraction < 1.0
+        if small_step and self.tolerances["xtol"] is not None and not subset:
             status = Status.XTOL
         small_gain = gauss_newton.predicted_reduction <= resolution * point.cost
-        if small_gain and self.tolerances["ftol"] is not None:
+        if small_gain and self.tolerances["ftol"] is not None and not subset:
             status = Status.FTOL
         if status == Status.NO_PROGRESS and self._at_rounding_level(point):
             status = Status.ROUNDING
