@@ -244,8 +244,8 @@ class _Run:
         self.tolerances = _clamp_tolerances(options, x0.dtype)
         self.reporter = ProgressReporter(options.progress, options.verbose, options.time_limit)
         self.control_state, self.column_scale = None, None
-        # (control, nit, nfev, njev, history rows, restart cost) at the last place
-        # a resume can start from.
+        # (control, nit, nfev, njev, history rows, restart cost, short steps,
+        # rejected draws) at the last place a resume can start from.
         self.committed = None
         self.last_singular_values = np.array([])
         self.resample = options.resample
@@ -436,7 +436,7 @@ class _Run:
         """
         self.point, self.control_state = point, state
         self.committed = (self.control, self.nit, self.nfev, self.njev, len(self.history),
-                          self.restart_cost)
+                          self.restart_cost, self.short_steps, self.rejected_draws)
 
     def _time_is_up(self) -> bool:
         limit = self.options.time_limit
@@ -573,8 +573,9 @@ class _Run:
     def _save_checkpoint(self) -> None:
         """Write the current point, best point, control state, counters and history."""
         state = self.control_state
-        control, nit, nfev, njev, rows, restart_cost = self.committed or (
-            self.control, self.nit, self.nfev, self.njev, len(self.history), self.restart_cost,
+        control, nit, nfev, njev, rows, restart_cost, short_steps, rejected_draws = (
+            self.committed or (self.control, self.nit, self.nfev, self.njev, len(self.history),
+                               self.restart_cost, self.short_steps, self.rejected_draws)
         )
         arrays = {
             "x": self.point.x,
@@ -588,6 +589,9 @@ class _Run:
             "column_scale": np.array([]) if self.column_scale is None else self.column_scale,
             "counters": np.array([nit, nfev, njev]),
             "restart_cost": np.array(np.nan if restart_cost is None else restart_cost),
+            # The fallback to the trust region and the redraws of a parameter
+            # subset count steps in a row, which a resumed run must continue.
+            "step_counts": np.array([short_steps, rejected_draws]),
             # The rounding-level test is relative to the cost at the very start.
             "start_cost": np.array(self.start_cost),
             "elapsed": np.array(self.elapsed()),
@@ -630,6 +634,8 @@ class _Run:
             self.column_scale = saved["column_scale"]
         restart_cost = float(saved.get("restart_cost", np.nan))
         self.restart_cost = None if np.isnan(restart_cost) else restart_cost
+        if "step_counts" in saved:
+            self.short_steps, self.rejected_draws = (int(v) for v in saved["step_counts"])
         self.start_cost = float(saved["start_cost"])
         best_x = saved["best_x"].astype(self.point.x.dtype)
         residual = self.evaluator.residual(best_x)

@@ -1,5 +1,6 @@
 """Checkpoints: atomic writes, and a resumed run that matches an uninterrupted one bit for bit."""
 
+import float32_pinn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -174,3 +175,20 @@ def test_resumed_poisson_line_search_matches_bit_for_bit(tmp_path):
     resumed = sv.minimize(case.problem, case.params, max_iter=8, resume=str(path), **options)
 
     assert resumed.x.tobytes() == whole.x.tobytes()
+
+
+@pytest.mark.parametrize("stop", [35, 36])
+def test_resume_mid_streak_of_short_steps_bit_for_bit(tmp_path, stop):
+    # This float32 PINN's line search takes steps shorter than 2^-16 at
+    # iterations 35 to 37 and then hands over to the trust region; a resume
+    # inside that streak must count on from where it stopped.
+    problem, start = float32_pinn.problem_and_start()
+    whole = sv.minimize(problem, start, max_iter=60, progress=False)
+
+    path = tmp_path / "run.npz"
+    sv.minimize(problem, start, max_iter=stop, checkpoint=str(path), progress=False)
+    assert np.load(path)["step_counts"][0] == stop - 34
+    resumed = sv.minimize(problem, start, max_iter=60, resume=str(path), progress=False)
+
+    assert resumed.x.tobytes() == whole.x.tobytes()
+    np.testing.assert_array_equal(resumed.history["cost"], whole.history["cost"])

@@ -1,5 +1,6 @@
 """The solver against independent references: numpy's lstsq and SVD, scipy, exact solutions."""
 
+import float32_pinn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -429,43 +430,15 @@ def test_default_rtol_plateau_is_not_success(control):
         assert not runs[0].success
 
 
-def _float32_poisson_start(key, sizes=(1, 12, 12, 1)):
-    keys = jax.random.split(key, len(sizes))
-    layers = []
-    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        # The last layer draws from the last key, the hidden ones from the first.
-        k = keys[-1] if index == len(sizes) - 2 else keys[index]
-        weights = jax.random.normal(k, (fan_in, fan_out)) * np.sqrt(1.0 / fan_in)
-        layers.append({"w": weights.astype(jnp.float32), "b": jnp.zeros(fan_out, jnp.float32)})
-    return layers
-
-
-def _float32_network(layers, x):
-    h = jnp.reshape(x, (1,))
-    for layer in layers[:-1]:
-        h = jnp.tanh(h @ layer["w"] + layer["b"])
-    return (h @ layers[-1]["w"] + layers[-1]["b"])[0]
-
-
 def test_stalled_trust_region_hands_back_to_line_search():
-    # -u'' = (2 pi)^2 sin(2 pi x), u(0) = 0, u(1) = 1: u = sin(2 pi x) + x.
-    def pde(layers, x):
-        u_xx = jax.grad(jax.grad(_float32_network, argnums=1), argnums=1)(layers, x)
-        return -u_xx - (2 * jnp.pi) ** 2 * jnp.sin(2 * jnp.pi * x)
-
-    f32 = np.float32
-    problem = sv.Problem([
-        sv.Condition("pde", pde, points=np.linspace(0, 1, 42)[1:-1].astype(f32)),
-        sv.Condition("boundary", lambda p, xv: _float32_network(p, xv[0]) - xv[1],
-                     points=(np.array([0, 1], f32), np.array([0, 1], f32)), weight=3.0),
-    ])
-    result = sv.minimize(problem, _float32_poisson_start(jax.random.PRNGKey(1)), max_iter=300,
-                         progress=False)
+    problem, start = float32_pinn.problem_and_start()
+    result = sv.minimize(problem, start, max_iter=300, progress=False)
 
     # Measured: the trust region stalled at a cost of 1.7e-4 (maximum error
     # 4.4e-5); the line search it hands back to reaches 2.1e-8.
     assert result.control == "line-search -> trust-region -> line-search"
     assert result.cost < 1e-6
     grid = np.linspace(0, 1, 301)
-    fitted = np.array([_float32_network(result.params, f32(x)) for x in grid], dtype=float)
-    assert np.max(np.abs(fitted - (np.sin(2 * np.pi * grid) + grid))) < 1e-5
+    fitted = np.array([float32_pinn.network(result.params, np.float32(x)) for x in grid],
+                      dtype=float)
+    assert np.max(np.abs(fitted - float32_pinn.exact(grid))) < 1e-5
