@@ -2,8 +2,8 @@
 
 -u'' = (2 pi)^2 sin(2 pi x) on (0, 1), u(0) = 0, u(1) = 1, so u = sin(2 pi x) + x.
 From the start below, the line search takes steps shorter than 2^-16 at
-iterations 35 to 37, the trust region then takes over and stalls at a cost
-of 1.7e-4 (measured), and the line search it hands back to goes on.
+iterations 35 to 37, and the trust region then takes over. It stalls at a
+cost of 1.7e-4 (measured), and the line search it hands back to goes on.
 """
 
 import jax
