@@ -192,3 +192,32 @@ def test_resume_mid_streak_of_short_steps_bit_for_bit(tmp_path, stop):
 
     assert resumed.x.tobytes() == whole.x.tobytes()
     np.testing.assert_array_equal(resumed.history["cost"], whole.history["cost"])
+
+
+def test_resume_keeps_nfev_budget_and_control_path(tmp_path):
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 4, 60)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 * np.sin(2 * t) + 0.02 * rng.standard_normal(t.size)
+
+    def residual(b):
+        return b[0] * jnp.exp(-b[1] * t) + b[2] * jnp.sin(b[3] * t) - y
+
+    start = np.array([1.0, 0.5, 1.0, 1.5])
+    whole = sv.least_squares(residual, start, max_nfev=9)
+    path = tmp_path / "fit.npz"
+    sv.least_squares(residual, start, max_nfev=9, max_iter=3, checkpoint=str(path))
+    resumed = sv.least_squares(residual, start, max_nfev=9, resume=str(path))
+
+    # The resume must not count its look at the saved best point.
+    assert (resumed.status, resumed.nit, resumed.nfev) == (whole.status, whole.nit, whole.nfev)
+    assert resumed.x.tobytes() == whole.x.tobytes()
+
+    problem, pinn_start = float32_pinn.problem_and_start()
+    whole = sv.minimize(problem, pinn_start, max_iter=100, progress=False)
+    path = tmp_path / "pinn.npz"
+    sv.minimize(problem, pinn_start, max_iter=50, checkpoint=str(path), progress=False)
+    resumed = sv.minimize(problem, pinn_start, max_iter=100, resume=str(path), progress=False)
+
+    assert whole.control == "line-search -> trust-region -> line-search"
+    assert resumed.control == whole.control
+    assert resumed.x.tobytes() == whole.x.tobytes()
