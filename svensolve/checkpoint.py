@@ -34,19 +34,25 @@ def save(path, arrays: dict) -> None:
 def load(path) -> dict:
     """Read a checkpoint written by `save`; raise with the path on a bad file."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"resume: {str(path)!r} is a directory; pass the checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"resume: checkpoint file {str(path)!r} does not exist")
     not_checkpoint = (f"resume: {str(path)!r} is not a svensolve checkpoint; pass the .npz "
                       "file that a solve with checkpoint= wrote")
     try:
         loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):  # a .npy file holds one array, not a checkpoint
+            raise ValueError(f"{not_checkpoint} (it holds one array)")
+        # An .npz file reads each array when it is asked for, so object
+        # arrays fail here, not in np.load.
+        with loaded as data:
+            arrays = {key: data[key] for key in data.files}
     except (ValueError, OSError) as error:
+        if str(error).startswith(not_checkpoint):
+            raise
         # numpy's own message suggests allow_pickle=True, which no checkpoint needs.
         raise ValueError(f"{not_checkpoint} ({type(error).__name__} from numpy)") from error
-    if not hasattr(loaded, "files"):  # a .npy file holds one array, not a checkpoint
-        raise ValueError(f"{not_checkpoint} (it holds one array)")
-    with loaded as data:
-        arrays = {key: data[key] for key in data.files}
     if "format_version" not in arrays:
         raise ValueError(f"{not_checkpoint} (it has no format_version entry)")
     version = int(arrays.get("format_version", -1))

@@ -118,6 +118,8 @@ def _check_run_arguments(parser, args) -> None:
         folder = Path(args.plot).parent
         if not folder.is_dir():
             parser.error(f"--plot: directory {str(folder)!r} does not exist")
+        if Path(args.plot).is_dir():
+            parser.error(f"--plot: {args.plot!r} is a directory; give a file name")
         args.plot = _figure_path(parser, args.plot)
     if args.save:
         target = Path(args.save)
@@ -263,10 +265,16 @@ def _run_field(args, parser) -> int:
         reached = [t for t, e in trace if e <= threshold]
         when = f"{reached[0]:.1f} s" if reached else "not reached"
         print(f"  time to {threshold:.0e}:    {when}")
-    if args.plot:
-        _plot_field(args, case, result, trace)
+    # The solution is saved first, so that a figure that fails to draw loses nothing.
     if args.save:
         _save_field(args.save, case, result, error)
+    if args.plot:
+        try:
+            _plot_field(args, case, result, trace)
+        except (OSError, RuntimeError, ValueError) as failure:
+            print(f"svensolve run: error: --plot {args.plot!r} could not be written: {failure}",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

@@ -123,6 +123,8 @@ def test_resume_after_ctrl_c_mid_iteration_bit_for_bit(tmp_path, monkeypatch, co
 
 def test_resume_errors_name_the_problem(tmp_path):
     problem, params = small_pinn()
+    with pytest.raises(ValueError, match="is a directory; pass the checkpoint file"):
+        sv.minimize(problem, params, resume=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         sv.minimize(problem, params, resume=str(tmp_path / "missing.npz"))
     with pytest.raises(ValueError, match="checkpoint_every needs a checkpoint path"):
@@ -142,6 +144,11 @@ def _write_pickled(path):
         np.save(handle, np.array([{"a": 1}], dtype=object))
 
 
+def _write_pickled_npz(path):
+    with open(path, "wb") as handle:
+        np.savez(handle, a=np.array([{"x": 1}], dtype=object))
+
+
 def _write_other_npz(path):
     with open(path, "wb") as handle:
         np.savez(handle, a=np.arange(3))
@@ -150,6 +157,7 @@ def _write_other_npz(path):
 @pytest.mark.parametrize(("write", "reason"), [
     (_write_garbage, "ValueError from numpy"),
     (_write_pickled, "ValueError from numpy"),
+    (_write_pickled_npz, "ValueError from numpy"),
     (_write_other_npz, "it has no format_version entry"),
 ])
 def test_resume_from_non_checkpoint_names_file(tmp_path, write, reason):

@@ -358,3 +358,28 @@ def test_memory_limit_with_unit_is_accepted(capsys, monkeypatch):
 def test_memory_limit_plain_number_is_gib():
     args = build_parser().parse_args(["run", "poisson2d", "--memory-limit", "1.5"])
     assert _solver_options(args)["memory_limit"] == 3 * 2**29
+
+
+def test_plot_into_existing_directory_exits_2(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "lotka_volterra", "--plot", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "is a directory; give a file name" in capsys.readouterr().err
+
+
+def test_failed_figure_keeps_saved_solution(capsys, monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    import svensolve.cli
+
+    def failing_plot(*args):
+        raise RuntimeError("no TeX here")
+
+    monkeypatch.setattr(svensolve.cli, "_plot_field", failing_plot)
+    saved = tmp_path / "run.npz"
+    argv = ["run", "lotka_volterra", "--quiet", "--max-iter", "2", "--plot",
+            str(tmp_path / "f.png"), "--save", str(saved)]
+
+    assert main(argv) == 1
+    assert "could not be written: no TeX here" in capsys.readouterr().err
+    assert np.load(saved)["nit"] == 2

@@ -186,6 +186,9 @@ def test_minimize_x_scale_is_checked_and_applied():
         sv.minimize(rosenbrock, start, x_scale=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="finite and > 0.*got -1.0"):
         sv.minimize(rosenbrock, start, x_scale=-1.0)
+    for bad in (True, {"a": jnp.ones(2)}, "2.0x"):
+        with pytest.raises((TypeError, ValueError), match="x_scale must be 'auto', 'jac', 'none'"):
+            sv.minimize(rosenbrock, start, x_scale=bad)
 
 
 def test_condition_weight_array_is_named():
