@@ -42,8 +42,8 @@ def load(path) -> dict:
                       "file that a solve with checkpoint= wrote")
     try:
         loaded = np.load(path, allow_pickle=False)
-        if not hasattr(loaded, "files"):  # a .npy file holds one array, not a checkpoint
-            raise ValueError(f"{not_checkpoint} (it holds one array)")
+        if not hasattr(loaded, "files"):  # a .npy file contains one array, not a checkpoint
+            raise ValueError(f"{not_checkpoint} (it contains a single array)")
         # An .npz file reads each array when it is asked for, so object
         # arrays fail here, not in np.load.
         with loaded as data:
