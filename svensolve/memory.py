@@ -226,10 +226,12 @@ def _choose_factorisation(method, svd, rank, n, p, itemsize, limit):
                 "use svd='randomized' or 'krylov', or jacobian='streamed'"
             )
         if not gram_fits:
+            # jacobian='gram' takes no other factorisation, so its advice names the path too.
+            path = "jacobian='streamed' with " if method == "gram" else ""
             raise ValueError(
                 f"the Gram matrix ({small} x {small}) and its eigenvectors and working copy "
                 f"need about {_binary_size(gram_bytes)} in float64, "
-                f"over half of memory_limit {_binary_size(limit)}; use a rank with "
+                f"over half of memory_limit {_binary_size(limit)}; use {path}a rank and "
                 "svd='randomized' or 'krylov', or raise memory_limit"
             )
         return "gram", rank, "factored through the Gram matrix"

@@ -413,6 +413,17 @@ def test_choice_warns_when_requested_dense_exceeds_limit():
     assert choice.method == "dense"
 
 
+@pytest.mark.parametrize(("requested", "advice"), [
+    ("gram", "use jacobian='streamed' with a rank and svd='randomized' or 'krylov'"),
+    ("streamed", "use a rank and svd='randomized' or 'krylov'"),
+])
+def test_gram_too_large_advice_names_path(requested, advice):
+    # 3 x 10^4 x 10^4 float64 entries: 2.4 GB, over half of 1 GiB.
+    with pytest.raises(ValueError, match="over half of memory_limit 1 GiB") as caught:
+        choose_jacobian(requested, 10**4, 10**5, 8, svd="gram", memory_limit=2**30)
+    assert advice in str(caught.value)
+
+
 def test_choice_streamed_gram_when_it_fits():
     # The Gram matrix and its eigenvectors take 3 x 3.2 GB, within half of 32 GiB.
     choice = choose_jacobian("auto", 2 * 10**4, 10**6, 8, memory_limit=32 * 2**30)
