@@ -29,13 +29,7 @@ def make_box(bounds, x0: np.ndarray) -> Box | None:
     ``bounds`` is a pair ``(lb, ub)`` of scalars or arrays of shape (p,), or an
     object with ``lb`` and ``ub`` attributes such as ``scipy.optimize.Bounds``.
     """
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
-        bounds = (bounds.lb, bounds.ub)
-    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
-        raise ValueError(f"bounds must be a pair (lb, ub) or scipy.optimize.Bounds, got {bounds!r}")
-    size = x0.size
-    lower = _as_vector(bounds[0], size, "lb")
-    upper = _as_vector(bounds[1], size, "ub")
+    lower, upper = _bound_vectors(bounds, x0.size)
     if np.all(lower == -np.inf) and np.all(upper == np.inf):
         return None
     if np.any(lower >= upper):
@@ -60,12 +54,7 @@ def feasible_start(bounds, size: int) -> np.ndarray:
     Each parameter starts at the middle of a finite interval, 1 inside a
     bound that is finite on one side only, and at 1 when it is free.
     """
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
-        bounds = (bounds.lb, bounds.ub)
-    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
-        raise ValueError(f"bounds must be a pair (lb, ub) or scipy.optimize.Bounds, got {bounds!r}")
-    lower = _as_vector(bounds[0], size, "lb")
-    upper = _as_vector(bounds[1], size, "ub")
+    lower, upper = _bound_vectors(bounds, size)
     start = np.ones(size)
     both = np.isfinite(lower) & np.isfinite(upper)
     only_lower = np.isfinite(lower) & ~np.isfinite(upper)
@@ -74,6 +63,15 @@ def feasible_start(bounds, size: int) -> np.ndarray:
     start[only_lower] = lower[only_lower] + 1.0
     start[only_upper] = upper[only_upper] - 1.0
     return start
+
+
+def _bound_vectors(bounds, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (lb, ub) as arrays of shape (size,) from a pair or ``scipy.optimize.Bounds``."""
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        bounds = (bounds.lb, bounds.ub)
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+        raise ValueError(f"bounds must be a pair (lb, ub) or scipy.optimize.Bounds, got {bounds!r}")
+    return _as_vector(bounds[0], size, "lb"), _as_vector(bounds[1], size, "ub")
 
 
 def _as_vector(value, size: int, name: str) -> np.ndarray:

@@ -41,18 +41,12 @@ def load(path) -> dict:
     not_checkpoint = (f"resume: {str(path)!r} is not a svensolve checkpoint; pass the .npz "
                       "file that a solve with checkpoint= wrote")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not hasattr(loaded, "files"):  # a .npy file contains one array, not a checkpoint
-            raise ValueError(f"{not_checkpoint} (it contains a single array)")
-        # An .npz file reads each array when it is asked for, so object
-        # arrays fail here, not in np.load.
-        with loaded as data:
-            arrays = {key: data[key] for key in data.files}
+        arrays = _read_arrays(path)
     except (ValueError, OSError) as error:
-        if str(error).startswith(not_checkpoint):
-            raise
         # numpy's own message suggests allow_pickle=True, which no checkpoint needs.
         raise ValueError(f"{not_checkpoint} ({type(error).__name__} from numpy)") from error
+    if arrays is None:
+        raise ValueError(f"{not_checkpoint} (it contains a single array)")
     if "format_version" not in arrays:
         raise ValueError(f"{not_checkpoint} (it has no format_version entry)")
     version = int(arrays.get("format_version", -1))
@@ -61,3 +55,14 @@ def load(path) -> dict:
             f"resume: {str(path)!r} has checkpoint format {version}, expected {FORMAT_VERSION}"
         )
     return arrays
+
+
+def _read_arrays(path: Path) -> dict | None:
+    """Return every array of an .npz file by name, or None for an .npy file's single array."""
+    loaded = np.load(path, allow_pickle=False)
+    if not hasattr(loaded, "files"):
+        return None
+    # An .npz file reads each array only when it is asked for, so object
+    # arrays fail here, not in np.load.
+    with loaded as data:
+        return {key: data[key] for key in data.files}

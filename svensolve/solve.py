@@ -426,7 +426,7 @@ class _Run:
             small_gain = restart_cost is not None and (
                 point.cost > (1 - RESTART_MIN_GAIN) * restart_cost
             )
-            # A batch cut short by max_nfev says nothing of the gain a whole one finds.
+            # A batch cut short by max_nfev does not show the gain a whole batch would find.
             if small_gain and not self._nfev_spent():
                 # Near rounding level a fresh control finds only gains of noise size.
                 return self._status_without_progress(*self._factor_at(point, jacobian))
@@ -509,7 +509,7 @@ class _Run:
         Measured on a 'tall' linear system with column scales 1e6 and 1e-6:
         without this rescue the solve stopped at cost 5.76 against lstsq's 4.11.
         """
-        if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
+        if self._nfev_spent():
             return None
         gauss_newton = sven_direction(
             factors, work.residual, 1.0, self.options.rank, self._smallest_cutoff()
@@ -827,7 +827,7 @@ class _Run:
 
     def _budget_exhausted(self) -> Status | None:
         options = self.options
-        if options.max_nfev is not None and self.nfev >= options.max_nfev:
+        if self._nfev_spent():
             return Status.MAX_NFEV
         if options.max_iter is not None and self.nit >= options.max_iter:
             return Status.MAX_ITER
@@ -853,7 +853,7 @@ class _Run:
         about ``||r|| * eps * ||J x||``. A one-parameter fit with |r| = 0.018
         and |b| = 0.6 lost 4e-11 in x without the second part.
         """
-        if self.options.max_nfev is not None and self.nfev >= self.options.max_nfev:
+        if self._nfev_spent():
             return
         x = bounds.project(self.box, point.x + step)
         residual = self.evaluator.residual(x)

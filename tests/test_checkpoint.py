@@ -93,7 +93,7 @@ def test_interrupted_run_keeps_its_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("control", ["line-search", "trust-region"])
-def test_resume_after_ctrl_c_mid_iteration_bit_for_bit(tmp_path, monkeypatch, control):
+def test_resume_after_midstep_interrupt(tmp_path, monkeypatch, control):
     from svensolve.solve import _Run
 
     problem, params = small_pinn()
@@ -144,6 +144,11 @@ def _write_pickled(path):
         np.save(handle, np.array([{"a": 1}], dtype=object))
 
 
+def _write_plain_npy(path):
+    with open(path, "wb") as handle:
+        np.save(handle, np.arange(3.0))
+
+
 def _write_pickled_npz(path):
     with open(path, "wb") as handle:
         np.savez(handle, a=np.array([{"x": 1}], dtype=object))
@@ -158,6 +163,7 @@ def _write_other_npz(path):
     (_write_garbage, "ValueError from numpy"),
     (_write_pickled, "ValueError from numpy"),
     (_write_pickled_npz, "ValueError from numpy"),
+    (_write_plain_npy, "it contains a single array"),
     (_write_other_npz, "it has no format_version entry"),
 ])
 def test_resume_from_non_checkpoint_names_file(tmp_path, write, reason):
@@ -186,10 +192,10 @@ def test_resumed_poisson_line_search_matches_bit_for_bit(tmp_path):
 
 
 @pytest.mark.parametrize("stop", [35, 36])
-def test_resume_mid_streak_of_short_steps_bit_for_bit(tmp_path, stop):
+def test_resume_inside_short_step_streak(tmp_path, stop):
     # This float32 PINN's line search takes steps shorter than 2^-16 at
-    # iterations 35 to 37 and then hands over to the trust region; a resume
-    # inside that streak must count on from where it stopped.
+    # iterations 35 to 37 and then hands over to the trust region. A resume
+    # inside that streak must go on counting from where it stopped.
     problem, start = float32_pinn.problem_and_start()
     whole = sv.minimize(problem, start, max_iter=60, progress=False)
 

@@ -448,8 +448,8 @@ def test_stalled_trust_region_hands_back_to_line_search():
 
 @pytest.mark.parametrize("limit", [1040, 1041])
 def test_max_nfev_cut_after_restart_is_not_success(limit):
-    # The first batch after the restart is cut short by max_nfev: its small
-    # gain says nothing, so the budget, not convergence, ends the solve.
+    # The first batch after the restart is cut short by max_nfev, so its small
+    # gain does not show a stall. The budget, not convergence, ends the solve.
     problem, start = float32_pinn.sine_problem_and_start()
     result = sv.minimize(problem, start, max_iter=300, max_nfev=limit, progress=False)
 
