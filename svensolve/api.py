@@ -422,18 +422,16 @@ def _column_scaling(x_scale, size: int):
         raise ValueError(
             f"x_scale must be 'auto', 'jac', 'none' or positive numbers, got {x_scale!r}"
         )
+    invalid = TypeError(
+        f"x_scale must be 'auto', 'jac', 'none', a positive number or an array of shape "
+        f"({size},) in the order of jax.flatten_util.ravel_pytree(params), got {x_scale!r}"
+    )
     if isinstance(x_scale, (bool, np.bool_, dict)):
-        raise TypeError(
-            f"x_scale must be 'auto', 'jac', 'none', a positive number or an array of shape "
-            f"({size},) in the order of jax.flatten_util.ravel_pytree(params), got {x_scale!r}"
-        )
+        raise invalid
     try:
         scales = np.asarray(x_scale, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(
-            f"x_scale must be 'auto', 'jac', 'none', a positive number or an array of shape "
-            f"({size},), got {x_scale!r}"
-        ) from None
+        raise invalid from None
     if scales.ndim == 0:
         scales = np.full(size, float(scales))
     if scales.shape != (size,) or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
