@@ -10,6 +10,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.optimize
 
 import svensolve as sv
 from svensolve import evaluate, rows
@@ -332,6 +333,25 @@ def test_linear_fit_solved_on_each_path(path):
     np.testing.assert_allclose(result.x, expected, rtol=1e-9, atol=1e-11)
     assert result.success
     assert path.split("-")[0] in result.jacobian_method or path == "gram"
+
+
+def test_unknown_xla_option_falls_back(monkeypatch, caplog):
+    # An XLA without one of the compile options still solves the fit.
+    options = {**evaluate.SMALL_FUNCTION_OPTIONS, "xla_option_that_does_not_exist": True}
+    monkeypatch.setattr(evaluate, "SMALL_FUNCTION_OPTIONS", options)
+    t = np.linspace(0.0, 4.0, 30)
+    observed = 2.5 * np.exp(-1.3 * t) + 0.4 + 0.01 * np.cos(7.0 * t)
+
+    def fun(b):
+        return b[0] * jnp.exp(-b[1] * t) + b[2] - observed
+
+    with caplog.at_level("INFO", logger="svensolve.evaluate"):
+        result = sv.least_squares(fun, [1.0, 1.0, 0.0])
+    reference = scipy.optimize.least_squares(
+        lambda b: np.asarray(fun(b)), [1.0, 1.0, 0.0], xtol=1e-15, ftol=1e-15, gtol=1e-15
+    )
+    np.testing.assert_allclose(result.x, reference.x, rtol=1e-9)
+    assert "xla_option_that_does_not_exist" in caplog.text
 
 
 def test_solves_agree_with_dense_on_pinn_like_fit(small):
