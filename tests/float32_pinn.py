@@ -4,6 +4,10 @@
 From the start below, the line search takes steps shorter than 2^-16 at
 iterations 35 to 37, and the trust region then takes over. It stalls at a
 cost of 1.7e-4 (measured), and the line search it hands back to goes on.
+
+These paths depend on rounding. The iterations and costs given here were
+measured with the compile options that the ``measured_rounding`` fixture of
+tests/conftest.py sets, so the tests that rely on them use that fixture.
 """
 
 import jax

@@ -191,6 +191,7 @@ def test_resumed_poisson_line_search_matches_bit_for_bit(tmp_path):
     assert resumed.x.tobytes() == whole.x.tobytes()
 
 
+@pytest.mark.usefixtures("measured_rounding")
 @pytest.mark.parametrize("stop", [35, 36])
 def test_resume_inside_short_step_streak(tmp_path, stop):
     # This float32 PINN's line search takes steps shorter than 2^-16 at
@@ -208,6 +209,7 @@ def test_resume_inside_short_step_streak(tmp_path, stop):
     np.testing.assert_array_equal(resumed.history["cost"], whole.history["cost"])
 
 
+@pytest.mark.usefixtures("measured_rounding")
 def test_resume_keeps_nfev_budget_and_control_path(tmp_path):
     rng = np.random.default_rng(1)
     t = np.linspace(0, 4, 60)

@@ -404,6 +404,7 @@ def test_rank_covering_all_values_keeps_cutoff_ladder():
     np.testing.assert_array_equal(full.x, free.x)
 
 
+@pytest.mark.usefixtures("measured_rounding")
 @pytest.mark.parametrize("control", ["fixed", "trust-region"])
 def test_default_rtol_plateau_is_not_success(control):
     # A fixed or trust-region control steps with rtol 1e-7 alone, whether rtol
@@ -430,6 +431,7 @@ def test_default_rtol_plateau_is_not_success(control):
         assert not runs[0].success
 
 
+@pytest.mark.usefixtures("measured_rounding")
 def test_stalled_trust_region_hands_back_to_line_search():
     problem, start = float32_pinn.problem_and_start()
     result = sv.minimize(problem, start, max_iter=300, progress=False)
@@ -446,6 +448,7 @@ def test_stalled_trust_region_hands_back_to_line_search():
     assert result.cost <= np.min(result.history["cost"]) * (1 + 1e-6)
 
 
+@pytest.mark.usefixtures("measured_rounding")
 @pytest.mark.parametrize("limit", [1040, 1041])
 def test_max_nfev_cut_after_restart_is_not_success(limit):
     # The first batch after the restart is cut short by max_nfev, so its small
