@@ -362,13 +362,13 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
     if jac is not None and jac not in evaluate.FINITE_DIFFERENCES and not callable(jac):
         raise ValueError(f"jac must be None, '2-point', '3-point' or a callable, got {jac!r}")
     if jac is None:
-        reason = _untraceable_reason(fun, x0)
+
+        def traced_fun(x):
+            return jnp.asarray(fun(x))  # a list or tuple of numbers is an array too
+
+        shape, reason = _traced_shape(fun, traced_fun, x0)
         if reason is None:
-
-            def traced_fun(x):
-                return jnp.asarray(fun(x))  # a list or tuple of numbers is an array too
-
-            _check_vector_output(jax.eval_shape(traced_fun, jnp.asarray(x0)).shape)
+            _check_vector_output(shape)
             evaluator, _, _ = evaluate.from_problem(Problem.from_function(traced_fun, "fun"), x0)
             return evaluator
         message = f"fun cannot be traced by JAX ({reason}); using 2-point finite differences"
@@ -381,13 +381,24 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
     return evaluate.from_numpy_function(fun, jac, start_value.size, start=(x0, start_value))
 
 
-def _untraceable_reason(fun, x0) -> str | None:
-    """Why JAX cannot trace ``fun``, or None when it can."""
+def _traced_shape(fun, traced_fun, x0) -> tuple:
+    """Return the shape of ``traced_fun(x0)`` and None, or None and why JAX cannot trace ``fun``.
+
+    ``traced_fun`` is ``fun`` with its output made an array. A ``fun`` that
+    traces but returns no array (None, a dict) raises TypeError.
+    """
+    x0 = jnp.asarray(x0)
     try:
-        jax.eval_shape(fun, jnp.asarray(x0))
+        return jax.eval_shape(traced_fun, x0).shape, None
     except Exception as error:  # noqa: BLE001 (any failure means: use numpy)
-        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-    return None
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    try:
+        output = jax.eval_shape(fun, x0)
+    except Exception:  # noqa: BLE001 (fun itself does not trace: use numpy)
+        return None, reason
+    raise TypeError(
+        f"fun must return a 1-D array of residuals, got {type(output).__name__}: {output!r:.200}"
+    )
 
 
 def _check_vector_output(shape) -> None:

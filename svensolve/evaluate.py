@@ -79,7 +79,7 @@ def from_problem(problem: Problem, params, jacobian: str = "auto", *, rank=None,
         part_rows = rows.part_rows(p * np.dtype(x0.dtype).itemsize, on_host)
         key += (choice.chunk_rows, part_rows)
     if key not in problem.compiled:
-        problem.compiled[key] = _compile(problem, params, unravel, choice, part_rows)
+        problem.compiled[key] = _compile(problem, blocks, p, unravel, choice, part_rows)
     evaluator = dataclasses.replace(problem.compiled[key], choice=choice)
     evaluator.set_points(None)  # a cached evaluator may hold an earlier solve's sample
     return evaluator, np.asarray(x0), unravel
@@ -96,7 +96,7 @@ FUSED_MAX_ENTRIES = 100_000
 TRIAL_BATCH = 8
 
 
-def _compile(problem: Problem, params, unravel, choice: JacobianChoice,
+def _compile(problem: Problem, blocks, p: int, unravel, choice: JacobianChoice,
              part_rows=None) -> Evaluator:
     # The collocation points are an argument of every compiled function, so a
     # solve that resamples them reuses the compiled code.
@@ -106,9 +106,7 @@ def _compile(problem: Problem, params, unravel, choice: JacobianChoice,
     def jacobian(x, points):
         return problem.jacobian(unravel(x), points)
 
-    blocks = problem.blocks(params)
     n = blocks[-1].stop
-    p = ravel_pytree(params)[0].size
     state = {"points": problem.points()}
     if choice.method == "dense" and n * p <= FUSED_MAX_ENTRIES:
         return _fused_evaluator(problem, residual, jacobian, blocks, state)

@@ -61,6 +61,15 @@ def test_two_dimensional_output_is_rejected():
 
 
 @pytest.mark.parametrize(
+    "fun, pattern",
+    [(lambda x: {"r": x - 1.0}, "got dict"), (lambda x: None, "got NoneType: None")],
+)
+def test_output_without_array_is_rejected(fun, pattern):
+    with pytest.raises(TypeError, match=f"fun must return a 1-D array of residuals, {pattern}"):
+        sv.least_squares(fun, np.ones(2))
+
+
+@pytest.mark.parametrize(
     "kwargs, error, pattern",
     [
         ({"rank": 0}, ValueError, "rank must be >= 1, got 0"),
