@@ -160,6 +160,10 @@ def damping_for_radius(s, coefficients, rank, cutoff, damping, radius):
         filtered, keep = filter_factors(s, rank, cutoff, damping)
         weighted = filtered * coefficients
         length = xp.sqrt(xp.sum(weighted**2))
+        if xp is np and not length > radius:
+            # The step fits, so the remaining iterations would not move the
+            # damping. Traced (jax) code runs them all, as it cannot branch.
+            break
         # d phi / d damping = -sum (f c)^2 / (s^2 + damping) / phi
         denominator = xp.where(keep, s * s + damping, 1.0)  # dropped values may be 0
         slope = xp.sum(xp.where(keep, weighted**2 / denominator, 0.0))
