@@ -24,11 +24,22 @@ def save(path, arrays: dict) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, format_version=FORMAT_VERSION, **arrays)
+        # mkstemp makes the file private (0600). A checkpoint gets the mode
+        # of any new file instead, so others on a shared machine can read it
+        # wherever the umask lets them.
+        os.chmod(temporary, _new_file_mode())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _new_file_mode() -> int:
+    """Return the mode that ``open`` gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0)  # reading the umask means setting it, so set it back at once
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def load(path) -> dict:

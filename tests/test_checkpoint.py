@@ -1,5 +1,8 @@
 """Checkpoints: atomic writes, and a resumed run that matches an uninterrupted one bit for bit."""
 
+import os
+import stat
+
 import float32_pinn
 import jax
 import jax.numpy as jnp
@@ -75,6 +78,21 @@ def test_checkpoint_every_writes_during_the_run(tmp_path):
     assert seen and set(seen) <= {2, 4, 6}
     assert int(np.load(path)["counters"][0]) == 7
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["022", "077"])
+def test_checkpoint_mode_follows_umask(tmp_path, umask):
+    # A checkpoint gets the mode of a file made by open(), not mkstemp's 0600.
+    problem, params = small_pinn()
+    previous = os.umask(umask)
+    try:
+        sv.minimize(problem, params, max_iter=2, checkpoint=str(tmp_path / "run.npz"))
+        (tmp_path / "plain.txt").write_text("reference")
+    finally:
+        os.umask(previous)
+
+    mode = stat.S_IMODE((tmp_path / "run.npz").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
 
 
 def test_interrupted_run_keeps_its_checkpoint(tmp_path):
