@@ -10,7 +10,7 @@ import scipy.optimize
 import svensolve as sv
 from svensolve.linalg import randomized_svd, thin_svd, truncated_svd
 from svensolve.loop import LoopSettings, solve_jit
-from svensolve.step import sven_direction
+from svensolve.step import column_norms, sven_direction
 
 
 def rosenbrock(x):
@@ -68,6 +68,30 @@ def test_rosenbrock_reaches_exact_minimum(control):
 
     assert result.success, result.message
     np.testing.assert_allclose(result.x, [1.0, 1.0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("xp", [np, jnp])
+def test_column_norms_do_not_overflow(xp):
+    matrix = xp.asarray([[3e200, 1.0, 0.0], [4e200, -2.0, 0.0]])
+    # Exact 2-norms of the columns: 5e200 (a 3-4-5 triangle), sqrt(5) and 0.
+    np.testing.assert_allclose(column_norms(matrix), [5e200, np.sqrt(5.0), 0.0], rtol=1e-15)
+    rng = np.random.default_rng(3)
+    ordinary = rng.standard_normal((40, 7))
+    np.testing.assert_allclose(column_norms(xp.asarray(ordinary)), np.linalg.norm(ordinary, axis=0),
+                               rtol=1e-14)
+
+
+def test_huge_jacobian_column_is_not_gtol_success():
+    # From b1 = 1e-160 the column of b1 contains b0 / b1 = 1e160, whose square
+    # overflows. A column norm of inf made the gradient test pass at cost 72.
+    t = np.linspace(0.1, 4.0, 50)
+    observed = 2.0 * np.log(1.3 * t)
+    with np.errstate(over="ignore"):
+        result = sv.least_squares(lambda b: b[0] * jnp.log(b[1] * t) - observed, [1.0, 1e-160])
+
+    assert result.cost > 1.0  # scipy's "lm" from this start ends far from the minimum too
+    assert not result.success
+    assert result.status != sv.Status.GTOL
 
 
 def test_truncated_step_matches_numpy_svd():

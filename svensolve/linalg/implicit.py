@@ -27,6 +27,7 @@ import scipy.linalg
 from svensolve.linalg.dense import Factors
 from svensolve.linalg.operator import ImplicitRightFactor, JacobianOperator
 from svensolve.linalg.threads import one_thread_if_small
+from svensolve.step import column_norms
 
 OPERATOR_METHODS = ("randomized", "single-pass", "krylov", "gram")
 
@@ -56,7 +57,7 @@ class ArrayOperator(JacobianOperator):
         return self._scaled_matrix().T @ block
 
     def column_norms(self):
-        return np.linalg.norm(self._scaled_matrix(), axis=0)
+        return column_norms(self._scaled_matrix())
 
     def gram_matrix(self):
         matrix = self._scaled_matrix()

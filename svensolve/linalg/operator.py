@@ -14,6 +14,8 @@ import copy
 
 import numpy as np
 
+from svensolve.step import column_norms as matrix_column_norms
+
 
 class JacobianOperator(abc.ABC):
     """The products ``J @ W`` and ``J.T @ C`` of a scaled Jacobian.
@@ -208,7 +210,7 @@ def times(jacobian, block: np.ndarray) -> np.ndarray:
 def column_norms(jacobian) -> np.ndarray | None:
     """Column norms of J, or None for an operator that cannot afford them."""
     if not is_operator(jacobian):
-        return np.linalg.norm(jacobian, axis=0)
+        return matrix_column_norms(jacobian)
     try:
         return jacobian.column_norms()
     except NotImplementedError:
