@@ -291,9 +291,9 @@ def least_squares(
     x0 : array_like, shape (p,)
         Start point; integers are converted to float64, float32 is kept.
     jac : {None, "2-point", "3-point"} or callable
-        None uses JAX automatic differentiation when ``fun`` can be traced,
-        else "2-point" (as scipy's default). A callable returns the (n, p)
-        Jacobian.
+        None uses JAX automatic differentiation when JAX can trace and
+        differentiate ``fun``, else "2-point" (as scipy's default). A
+        callable returns the (n, p) Jacobian.
     ftol, xtol, gtol, max_nfev, verbose, args, kwargs
         As in scipy. ``max_nfev`` counts every residual evaluation, not those
         spent on finite differences (None: ``max(1000, 100 * p)``; scipy's
@@ -367,11 +367,16 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
             return jnp.asarray(fun(x))  # a list or tuple of numbers is an array too
 
         shape, reason = _traced_shape(fun, traced_fun, x0)
+        failed_step = "traced"
         if reason is None:
             _check_vector_output(shape)
-            evaluator, _, _ = evaluate.from_problem(Problem.from_function(traced_fun, "fun"), x0)
+            problem = Problem.from_function(traced_fun, "fun")
+            reason = _jacobian_failure(problem, x0)
+            failed_step = "differentiated"
+        if reason is None:
+            evaluator, _, _ = evaluate.from_problem(problem, x0)
             return evaluator
-        message = f"fun cannot be traced by JAX ({reason}); using 2-point finite differences"
+        message = f"fun cannot be {failed_step} by JAX ({reason}); using 2-point finite differences"
         logger.info(message)
         if verbose >= 1:
             print(message)
@@ -399,6 +404,20 @@ def _traced_shape(fun, traced_fun, x0) -> tuple:
     raise TypeError(
         f"fun must return a 1-D array of residuals, got {type(output).__name__}: {output!r:.200}"
     )
+
+
+def _jacobian_failure(problem: Problem, x0) -> str | None:
+    """Return why JAX cannot build the Jacobian of a traceable fun, or None when it can.
+
+    A fun may trace but not differentiate: a ``jax.custom_vjp`` function has
+    no forward mode, a ``lax.while_loop`` no reverse mode, and
+    ``jax.pure_callback`` neither. Checking costs one more trace, no compilation.
+    """
+    try:
+        jax.eval_shape(problem.jacobian, jnp.asarray(x0))
+    except Exception as error:  # noqa: BLE001 (any failure means: use finite differences)
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    return None
 
 
 def _check_vector_output(shape) -> None:

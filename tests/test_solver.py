@@ -94,6 +94,44 @@ def test_huge_jacobian_column_is_not_gtol_success():
     assert result.status != sv.Status.GTOL
 
 
+def test_fun_without_forward_mode_uses_finite_differences(caplog):
+    # A jax.custom_vjp function traces but has no forward mode, which the
+    # Jacobian of a tall fit uses. The fit falls back to 2-point differences.
+    @jax.custom_vjp
+    def decay(x):
+        return jnp.exp(x)
+
+    decay.defvjp(lambda x: (jnp.exp(x), jnp.exp(x)), lambda value, g: (value * g,))
+    t = np.linspace(0.0, 3.0, 40)
+    observed = 2.5 * np.exp(-1.3 * t) + 0.01 * np.sin(5.0 * t)
+
+    with caplog.at_level("INFO", logger="svensolve.api"):
+        result = sv.least_squares(lambda b: b[0] * decay(-b[1] * t) - observed, [1.0, 1.0])
+    reference = scipy.optimize.least_squares(
+        lambda b: b[0] * np.exp(-b[1] * t) - observed, [1.0, 1.0], xtol=1e-15, ftol=1e-15,
+        gtol=1e-15,
+    )
+
+    assert "fun cannot be differentiated by JAX" in caplog.text
+    np.testing.assert_allclose(result.x, reference.x, rtol=1e-7)
+
+
+def test_fun_without_reverse_mode_uses_finite_differences():
+    # A while_loop has no reverse mode, which the Jacobian of a wide fit uses.
+    def halved_sum(b):
+        _, value = jax.lax.while_loop(
+            lambda carry: carry[0] < 3, lambda carry: (carry[0] + 1, 0.5 * carry[1]), (0, b[0])
+        )
+        return jnp.array([value + b[1] + b[2] - 1.0, b[1] - b[2]])
+
+    result = sv.least_squares(halved_sum, [1.0, 1.0, 1.0])
+
+    # Minimum-norm solution of b0 / 8 + b1 + b2 = 1, b1 = b2, from numpy's lstsq.
+    design = np.array([[0.125, 1.0, 1.0], [0.0, 1.0, -1.0]])
+    step = np.linalg.lstsq(design, np.array([1.0, 0.0]) - design @ np.ones(3), rcond=None)[0]
+    np.testing.assert_allclose(result.x, np.ones(3) + step, rtol=1e-6)
+
+
 def test_truncated_step_matches_numpy_svd():
     matrix, residual = linear_system(40, 25, seed=3)
     u, s, vt = np.linalg.svd(matrix, full_matrices=False)
