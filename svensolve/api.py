@@ -381,7 +381,14 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
         if verbose >= 1:
             print(message)
         jac = "2-point"
-    start_value = np.asarray(fun(x0.copy()))
+    output = fun(x0.copy())
+    start_value = np.asarray(output)
+    if start_value.dtype == object:
+        # numpy makes None or a dict a 0-d object array, later read as NaN.
+        raise TypeError(
+            f"fun must return a 1-D array of residuals, got {type(output).__name__}: "
+            f"{output!r:.200}"
+        )
     _check_vector_output(start_value.shape)
     return evaluate.from_numpy_function(fun, jac, start_value.size, start=(x0, start_value))
 

@@ -69,6 +69,14 @@ def test_output_without_array_is_rejected(fun, pattern):
         sv.least_squares(fun, np.ones(2))
 
 
+def test_numpy_fun_returning_none_is_rejected():
+    def fun(b):
+        np.exp(-b)  # the return statement is missing
+
+    with pytest.raises(TypeError, match="fun must return a 1-D array of residuals, got NoneType"):
+        sv.least_squares(fun, np.ones(2))
+
+
 @pytest.mark.parametrize(
     "kwargs, error, pattern",
     [
