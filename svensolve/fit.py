@@ -315,9 +315,17 @@ def _cholesky_factor(covariance: np.ndarray) -> np.ndarray:
 
 
 def _check_model_output(f: Callable, xdata, ydata: np.ndarray, p0: np.ndarray) -> None:
-    """Evaluate f once at p0, so a length mismatch is reported with both shapes."""
+    """Evaluate f once at p0, so a length mismatch is reported with both shapes.
+
+    As in scipy, an output that broadcasts against ydata (a constant model
+    returning a scalar) is accepted.
+    """
     shape = np.shape(f(xdata, *p0))
-    if shape != ydata.shape:
+    try:
+        fits = np.broadcast_shapes(shape, ydata.shape) == ydata.shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"f(xdata, *p0) returned shape {shape}, but ydata has shape {ydata.shape} "
             f"(xdata has shape {np.shape(xdata)}); f must return one value per entry of "

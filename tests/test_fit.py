@@ -365,3 +365,15 @@ def test_bounds_without_p0_start_inside_like_scipy():
 
     np.testing.assert_allclose(popt, expected, rtol=1e-6)
     np.testing.assert_allclose(pcov, expected_cov, rtol=1e-4)
+
+
+def test_constant_model_returning_scalar_matches_scipy():
+    # scipy broadcasts a scalar model output against ydata, so svensolve does too.
+    x = np.linspace(0.0, 1.0, 20)
+    y = 3.0 + 0.1 * np.sin(7.0 * x)
+
+    popt, pcov = sv.curve_fit(lambda x, a: a, x, y, p0=[1.0])
+    expected, expected_cov = scipy.optimize.curve_fit(lambda x, a: a, x, y, p0=[1.0])
+
+    np.testing.assert_allclose(popt, expected, rtol=1e-10)
+    np.testing.assert_allclose(pcov, expected_cov, rtol=1e-6)
