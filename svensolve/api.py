@@ -389,6 +389,10 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
             f"fun must return a 1-D array of residuals, got {type(output).__name__}: "
             f"{output!r:.200}"
         )
+    if start_value.dtype.kind not in "fiuc":  # complex gets its own error later
+        raise TypeError(
+            f"fun must return real numbers as residuals, got dtype {start_value.dtype}"
+        )
     _check_vector_output(start_value.shape)
     return evaluate.from_numpy_function(fun, jac, start_value.size, start=(x0, start_value))
 

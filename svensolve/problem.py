@@ -366,15 +366,20 @@ class Problem:
         blocks, start = [], 0
         for c in self.conditions:
             try:
-                shape = jax.eval_shape(c.residual, params)
+                # The raw residual, because scaling would turn booleans into floats.
+                shape = jax.eval_shape(c.raw_residual, params)
             except Exception as error:
                 _name_condition(error, c)
                 raise
-            if not jnp.issubdtype(shape.dtype, jnp.floating):
+            if not (jnp.issubdtype(shape.dtype, jnp.floating)
+                    or jnp.issubdtype(shape.dtype, jnp.integer)):
+                hint = ""
+                if jnp.issubdtype(shape.dtype, jnp.complexfloating):
+                    hint = ("; for complex values return the real and imaginary parts as "
+                            "separate residuals, e.g. jnp.concatenate([z.real, z.imag])")
                 raise TypeError(
                     f"condition {c.name!r}: fn must return real floating-point residuals, got "
-                    f"dtype {shape.dtype}; for complex values return the real and imaginary "
-                    "parts as separate residuals, e.g. jnp.concatenate([z.real, z.imag])"
+                    f"dtype {shape.dtype}{hint}"
                 )
             size = shape.shape[0]
             if c.batched and size % c.count:

@@ -175,6 +175,22 @@ def test_complex_residuals_are_rejected(fun):
         sv.least_squares(fun, [5.0, 7.0])
 
 
+@pytest.mark.parametrize("fun, dtype", [
+    (lambda b: b > 0.5, "bool"),  # traced by JAX
+    (lambda b: np.array(["a", "b"]), "<U1"),  # plain numpy
+], ids=["jax-bool", "numpy-strings"])
+def test_non_numeric_residuals_are_rejected(fun, dtype):
+    with pytest.raises(TypeError, match=f"real .*residuals, got dtype {dtype}$"):
+        sv.least_squares(fun, [5.0, 7.0])
+
+
+def test_boolean_condition_is_rejected():
+    problem = sv.Problem([sv.Condition("inside", lambda p, x: x[0] < p["r"],
+                                       points=np.linspace(0.0, 1.0, 5)[:, None])])
+    with pytest.raises(TypeError, match="condition 'inside': .* got dtype bool$"):
+        sv.minimize(problem, {"r": 0.5}, progress=False)
+
+
 def test_numpy_residual_changing_length_is_an_error():
     t = np.linspace(0, 4, 20)
     y = 3.0 * np.exp(-0.7 * t)
