@@ -362,8 +362,12 @@ class Problem:
         return tuple(points)
 
     def blocks(self, params) -> tuple[Block, ...]:
-        """Position of each condition in the residual vector, found without evaluating."""
-        blocks, start = [], 0
+        """Position of each condition in the residual vector, found without evaluating.
+
+        Warns when a condition's residuals are wider floats than the parameters.
+        """
+        blocks, start, wider = [], 0, []
+        param_dtype = np.dtype(jnp.result_type(*jax.tree.leaves(params)))
         for c in self.conditions:
             try:
                 # The raw residual, because scaling would turn booleans into floats.
@@ -390,6 +394,21 @@ class Problem:
                 )
             blocks.append(Block(c.name, start, start + size, c.count, c.loss, c.f_scale))
             start += size
+            if jnp.issubdtype(shape.dtype, jnp.floating) and (
+                np.dtype(shape.dtype).itemsize > param_dtype.itemsize
+            ):
+                wider.append(f"{c.name!r} ({np.dtype(shape.dtype)})")
+        if wider:
+            single = len(wider) == 1
+            warnings.warn(
+                f"{'condition' if single else 'conditions'} {', '.join(wider)} "
+                f"{'returns' if single else 'return'} wider floats than the {param_dtype} "
+                f"parameters ({'its' if single else 'their'} points or data are wider), so the "
+                f"solve mixes the two precisions, with tolerances set for {param_dtype}. Cast "
+                f"the points and data to {param_dtype}, or the parameters to the wider type",
+                RuntimeWarning,
+                stacklevel=4,
+            )
         return tuple(blocks)
 
     def check_start(self, blocks, residual, jacobian) -> None:

@@ -651,7 +651,9 @@ def test_second_solve_reuses_compiled_functions():
     assert len(problem.compiled) == 1
 
 
+@pytest.mark.filterwarnings("ignore:condition .* returns wider floats:RuntimeWarning")
 def test_float32_gram_accumulates_in_float64():
+    # float32 parameters with the problem's float64 points: the mix warns.
     problem, params = _small_problem()
     params32 = jax.tree.map(lambda leaf: leaf.astype(jnp.float32), params)
     ev64, x64, _ = evaluate.from_problem(problem, params, "dense")

@@ -1,6 +1,7 @@
 """Bad input gets a clear error that names the argument or condition and the value."""
 
 import sys
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -276,3 +277,21 @@ def test_overflowing_start_cost_raises():
 
     with pytest.raises(ValueError, match=r"overflows float64 \(largest \|r\| = 1e\+160\)"):
         sv.least_squares(residual, [2.0, 3.0])
+
+
+def test_float64_data_with_float32_params_warns():
+    points = np.linspace(0.0, 1.0, 30)[:, None]  # float64
+
+    def fit(params, x):
+        return params["a"] * jnp.sin(params["w"] * x[0]) - jnp.sin(3.0 * x[0])
+
+    problem = sv.Problem([sv.Condition("fit", fit, points=points)])
+    params = {"a": np.float32(1.0), "w": np.float32(2.5)}
+    with pytest.warns(RuntimeWarning, match="condition 'fit' .float64. returns wider floats "
+                                            "than the float32 parameters"):
+        sv.minimize(problem, params, progress=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float32 points: no warning
+        problem32 = sv.Problem([sv.Condition("fit", fit, points=points.astype(np.float32))])
+        sv.minimize(problem32, params, progress=False)
