@@ -15,9 +15,10 @@ import math
 import numbers
 import os
 import re
-import warnings
 from fractions import Fraction
 from typing import NamedTuple
+
+from svensolve import user_warnings
 
 logger = logging.getLogger(__name__)
 
@@ -189,11 +190,9 @@ def _choose_path(requested, dense_bytes, limit, whole_block_bytes):
     size = f"the dense Jacobian needs about {_binary_size(dense_bytes)} with working copies"
     budget = f"memory_limit {_binary_size(limit)}"
     if requested == "dense" and dense_bytes > limit:
-        warnings.warn(
+        user_warnings.warn(
             f"jacobian='dense' requested, but {size}, over {budget}; the solve may run out "
-            "of memory (jacobian='auto' would stream the rows)",
-            RuntimeWarning,
-            stacklevel=5,
+            "of memory (jacobian='auto' would stream the rows)"
         )
     if requested != "auto":
         return requested, f"jacobian={requested!r} requested ({size})"

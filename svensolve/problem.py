@@ -17,7 +17,6 @@ import dataclasses
 import functools
 import logging
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from svensolve import user_warnings
 from svensolve.linalg.operator import is_operator
 from svensolve.loss import RobustLoss
 
@@ -400,14 +400,12 @@ class Problem:
                 wider.append(f"{c.name!r} ({np.dtype(shape.dtype)})")
         if wider:
             single = len(wider) == 1
-            warnings.warn(
+            user_warnings.warn(
                 f"{'condition' if single else 'conditions'} {', '.join(wider)} "
                 f"{'returns' if single else 'return'} wider floats than the {param_dtype} "
                 f"parameters ({'its' if single else 'their'} points or data are wider), so the "
                 f"solve mixes the two precisions, with tolerances set for {param_dtype}. Cast "
-                f"the points and data to {param_dtype}, or the parameters to the wider type",
-                RuntimeWarning,
-                stacklevel=4,
+                f"the points and data to {param_dtype}, or the parameters to the wider type"
             )
         return tuple(blocks)
 
@@ -436,11 +434,9 @@ class Problem:
             if bad.size:
                 raise ValueError(_nonfinite_message(condition, rows[:, 0], bad[0], "Jacobian"))
             if condition.scale != 0 and not np.any(rows):
-                warnings.warn(
+                user_warnings.warn(
                     f"condition {condition.name!r} does not depend on the parameters at the "
-                    "start (its Jacobian rows are zero); check that its fn uses params",
-                    RuntimeWarning,
-                    stacklevel=3,
+                    "start (its Jacobian rows are zero); check that its fn uses params"
                 )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning
 
+from svensolve import user_warnings
 from svensolve.linalg.operator import is_operator
 
 
@@ -148,10 +148,10 @@ class Result(OptimizeResult):
         labels = _parameter_names(names, spectrum.p)
         if not spectrum.kept.all():
             message = _non_identifiable_message(spectrum, labels)
-            warnings.warn(message, OptimizeWarning, stacklevel=2)
+            user_warnings.warn(message, OptimizeWarning)
         scale, note = _variance_scale(spectrum.n, spectrum.p, self.cost, absolute_sigma)
         if note is not None:
-            warnings.warn(note, OptimizeWarning, stacklevel=2)
+            user_warnings.warn(note, OptimizeWarning)
         return scale * spectrum.inverse_gram()
 
     @property

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from svensolve import bounds, checkpoint
+from svensolve import bounds, checkpoint, user_warnings
 from svensolve import control as ctl
 from svensolve.evaluate import Evaluator
 from svensolve.linalg import Factors, truncated_svd
@@ -235,11 +234,9 @@ class _Run:
         self.control = _choose_control(options.control, n, p)
         self.cutoffs = self._cutoff_ladder(n, p, x0.dtype)
         if self.control == "trust-region" and options.lr != 1.0:
-            warnings.warn(
+            user_warnings.warn(
                 f"lr={options.lr!r} has no effect with the trust-region control, whose "
-                "damping sets the step; use control='fixed' or 'line-search' for a step length",
-                RuntimeWarning,
-                stacklevel=4,
+                "damping sets the step; use control='fixed' or 'line-search' for a step length"
             )
         self.fallback = options.control == "auto" and self.control == "line-search"
         self.short_steps = 0
@@ -302,10 +299,8 @@ class _Run:
             self._save_checkpoint()
         except OSError as error:
             logger.error("could not write checkpoint %r: %s", self.options.checkpoint, error)
-            warnings.warn(
-                f"checkpoint {self.options.checkpoint!r} could not be written: {error}",
-                RuntimeWarning,
-                stacklevel=4,
+            user_warnings.warn(
+                f"checkpoint {self.options.checkpoint!r} could not be written: {error}"
             )
 
     def _loop(self, point: _Point, jacobian: np.ndarray) -> Status:
@@ -684,7 +679,7 @@ class _Run:
                            f"x_scale={self.options.x_scale!r} is ignored and columns are not "
                            "scaled; give x_scale as an array or use jacobian='streamed'")
                 if self.options.x_scale == "jac":
-                    warnings.warn(message, RuntimeWarning, stacklevel=6)
+                    user_warnings.warn(message)
                 logger.info(message)
                 self.scale_columns = False
                 return self._factor_unscaled(jacobian)

@@ -295,3 +295,25 @@ def test_float64_data_with_float32_params_warns():
         warnings.simplefilter("error")  # float32 points: no warning
         problem32 = sv.Problem([sv.Condition("fit", fit, points=points.astype(np.float32))])
         sv.minimize(problem32, params, progress=False)
+
+
+def test_warnings_point_at_the_calling_line():
+    # The same checks run at different depths under each entry point; every
+    # warning must name the caller's file, not a module of svensolve.
+    t = np.linspace(0.0, 1.0, 20)
+    calls = {
+        "least_squares": lambda: sv.least_squares(
+            lambda b: b[0] * jnp.exp(-b[1] * t) - np.exp(-t), np.ones(2, np.float32)),
+        "minimize": lambda: sv.minimize(
+            sv.Problem([sv.Condition("fit", lambda p: p["a"] - 1.0),
+                        sv.Condition("constant", lambda p: jnp.ones(2))]),
+            {"a": 0.0}, progress=False),
+        "curve_fit": lambda: sv.curve_fit(lambda x, a, b: (a + b) * x, t, 2.0 * t, p0=[1.0, 0.5]),
+    }
+    for name, call in calls.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        places = [(w.filename, w.lineno, str(w.message)[:60]) for w in caught]
+        assert caught, name
+        assert all(w.filename == __file__ for w in caught), (name, places)
