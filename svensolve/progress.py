@@ -51,6 +51,11 @@ class ProgressReporter:
                 f"{row['damping']:>10.2e} {row['step_length']:>10.2e} {row['time']:>9.3f}"
             )
 
+    def polish(self, cost: float, kept: bool) -> None:
+        """Show the final undamped step, which the table's iterations do not include."""
+        if self.verbose >= 2:
+            print(f"{'polish':>9} {cost:>14.6e} {str(kept):>8}")
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

@@ -861,7 +861,9 @@ class _Run:
         # For a network ||J x|| is no model size, and the bound above let a
         # float32 PINN end 4% above its best cost: cap the rise.
         rounding = min(rounding, POLISH_MAX_RISE * self.best.cost)
-        if np.isfinite(cost) and cost <= self.best.cost + rounding:
+        kept = bool(np.isfinite(cost) and cost <= self.best.cost + rounding)
+        self.reporter.polish(cost, kept)
+        if kept:
             self.best = _Point(x, residual, cost)
 
     def _status_without_progress(self, point: _Point, jacobian, factors) -> Status:

@@ -521,3 +521,16 @@ def test_max_nfev_cut_after_restart_is_not_success(limit):
     assert result.status == sv.Status.MAX_NFEV
     assert not result.success
     assert result.nfev == limit
+
+
+def test_verbose_table_shows_polish_step(capsys):
+    t = np.linspace(0.0, 3.0, 20)
+    observed = 2.5 * np.exp(-1.3 * t)
+    result = sv.least_squares(lambda b: b[0] * jnp.exp(-b[1] * t) - observed, [1.0, 1.0],
+                              verbose=2)
+
+    rows = capsys.readouterr().out.splitlines()
+    polish = [row.split() for row in rows if row.strip().startswith("polish")]
+    assert len(polish) == 1
+    # The table's last iteration is above the final cost; the polish row gives it.
+    assert float(polish[0][1]) == pytest.approx(result.cost, rel=1e-6)
