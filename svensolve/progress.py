@@ -20,16 +20,20 @@ class ProgressReporter:
         then off, since the two would interleave.
     time_limit : float or None
         When given, the bar counts seconds towards it instead of iterations.
+    max_iter : int or None
+        The total of a bar that counts iterations.
     """
 
-    def __init__(self, progress: bool | None, verbose: int, time_limit: float | None):
+    def __init__(self, progress: bool | None, verbose: int, time_limit: float | None,
+                 max_iter: int | None = None):
         self.verbose = verbose
         if progress is None:
             progress = sys.stderr.isatty()
         self.bar = None
         if progress and verbose < 2:
             unit = "s" if time_limit else "it"
-            self.bar = tqdm(total=time_limit, unit=unit, desc="svensolve", leave=False)
+            total = time_limit if time_limit else max_iter
+            self.bar = tqdm(total=total, unit=unit, desc="svensolve", leave=False)
         self.time_limit = time_limit
         self.last_time = 0.0
         if verbose >= 2:
@@ -39,12 +43,13 @@ class ProgressReporter:
     def update(self, nit: int, best_cost: float, row: dict) -> None:
         """Show iteration ``nit``; ``row`` is the history entry just recorded."""
         if self.bar is not None:
+            # Set before the update, whose refresh then shows this iteration's cost.
+            self.bar.set_postfix(cost=f"{best_cost:.3e}", rank=row["rank"], refresh=False)
             if self.time_limit:
                 self.bar.update(min(row["time"], self.time_limit) - self.last_time)
                 self.last_time = min(row["time"], self.time_limit)
             else:
                 self.bar.update(1)
-            self.bar.set_postfix(cost=f"{best_cost:.3e}", rank=row["rank"], refresh=False)
         if self.verbose >= 2:
             print(
                 f"{nit:>9d} {row['cost']:>14.6e} {str(row['accepted']):>8} {row['rank']:>6d} "
@@ -55,6 +60,11 @@ class ProgressReporter:
         """Show the final undamped step, which the table's iterations do not include."""
         if self.verbose >= 2:
             print(f"{'polish':>9} {cost:>14.6e} {str(kept):>8}")
+
+    def resume_at(self, nit: int) -> None:
+        """Start an iteration bar at ``nit``, the iterations of the run being resumed."""
+        if self.bar is not None and not self.time_limit:
+            self.bar.update(nit)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -40,7 +40,8 @@ MESSAGES = {
     Status.FTOL_XTOL: "Both `ftol` and `xtol` termination conditions are satisfied.",
     Status.ROUNDING: (
         "The residual is at rounding level: no step lowers the cost, and its norm is "
-        "below 1e4 * eps times the norm at the start."
+        "below 1e4 * eps times the norm at the start, or it is rounding noise on every "
+        "direction the SVD resolves."
     ),
     Status.MAX_ITER: "The maximum number of iterations is reached.",
     Status.TIME_LIMIT: "The time limit is reached.",

@@ -95,6 +95,28 @@ def test_checkpoint_mode_follows_umask(tmp_path, umask):
     assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
 
 
+def test_failed_periodic_write_warns_and_solve_goes_on(tmp_path):
+    problem, params = small_pinn()
+    directory = tmp_path / "runs"
+    directory.mkdir()
+    path = directory / "run.npz"
+    options = {"max_iter": 6, "ftol": None, "xtol": None, "gtol": None, "progress": False}
+    whole = sv.minimize(problem, params, **options)
+
+    def remove_directory(iterate):
+        if iterate.nit == 2:
+            path.unlink()
+            directory.rmdir()
+
+    with pytest.warns(RuntimeWarning, match="could not be written") as caught:
+        result = sv.minimize(problem, params, checkpoint=str(path), checkpoint_every=1,
+                             callback=remove_directory, **options)
+
+    assert len(caught) == 1  # one warning for the writes at iterations 3 to 6 and the last
+    assert result.nit == 6
+    assert result.x.tobytes() == whole.x.tobytes()
+
+
 def test_interrupted_run_keeps_its_checkpoint(tmp_path):
     problem, params = small_pinn()
     path = tmp_path / "run.npz"

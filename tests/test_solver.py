@@ -534,3 +534,42 @@ def test_verbose_table_shows_polish_step(capsys):
     assert len(polish) == 1
     # The table's last iteration is above the final cost; the polish row gives it.
     assert float(polish[0][1]) == pytest.approx(result.cost, rel=1e-6)
+
+
+def test_warm_start_at_solution_is_success():
+    # The getting-started PINN. From its own solution no step lowers the cost,
+    # and r has no larger start value to be small against: what is left of r
+    # lies on singular values at the rounding floor, and is noise elsewhere.
+    from problems.networks import init_mlp, mlp
+
+    def pde(params, x):
+        u_xx = jax.grad(jax.grad(lambda t: mlp(params, jnp.array([t]))))(x[0])
+        return -u_xx - jnp.pi**2 * jnp.sin(jnp.pi * x[0])
+
+    problem = sv.Problem([
+        sv.Condition("pde", pde, points=np.linspace(0, 1, 50)[1:-1, None]),
+        sv.Condition("boundary", mlp, points=np.array([[0.0], [1.0]])),
+    ])
+    first = sv.minimize(problem, init_mlp(jax.random.PRNGKey(0), [1, 16, 16, 1]),
+                        max_iter=200, progress=False)
+    again = sv.minimize(problem, first.params, max_iter=50, progress=False)
+
+    assert first.status == sv.Status.ROUNDING
+    assert again.status == sv.Status.ROUNDING
+    assert again.success
+    assert again.cost <= first.cost
+    grid = np.linspace(0, 1, 101)[:, None]
+    u = jax.vmap(mlp, in_axes=(None, 0))(again.params, jnp.asarray(grid))
+    assert np.max(np.abs(np.asarray(u) - np.sin(np.pi * grid[:, 0]))) < 1e-9
+
+
+def test_progress_bar_shows_current_cost_and_total():
+    from svensolve.progress import ProgressReporter
+
+    reporter = ProgressReporter(True, 0, None, max_iter=10)
+    reporter.resume_at(3)  # a resumed run's bar goes on from its iterations
+    reporter.update(4, 1.5e-3, {"rank": 7, "time": 0.1})
+
+    assert (reporter.bar.n, reporter.bar.total) == (4, 10)
+    assert "cost=1.500e-03" in str(reporter.bar)  # this iteration's cost, not the last one's
+    reporter.close()
