@@ -507,6 +507,12 @@ def _as_float_pytree(params):
         raise ValueError("params has no arrays: nothing to optimise")
     for path, leaf in leaves_with_path:
         name = "params" + jax.tree_util.keystr(path)
+        kind = np.asarray(leaf).dtype.kind
+        if kind not in "biufc":  # jnp.asarray fails on strings with a message about JAX types
+            raise TypeError(
+                f"{name} is {leaf!r:.80} ({type(leaf).__name__}); parameters must be float "
+                "arrays, so keep other values out of params (in a closure, for example)"
+            )
         dtype = jnp.asarray(leaf).dtype
         if jnp.issubdtype(dtype, jnp.complexfloating):
             raise TypeError(

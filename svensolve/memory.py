@@ -101,7 +101,7 @@ def parse_memory_limit(value, default_unit: str | None = None) -> int | None:
     is in ``default_unit`` (the command line uses GiB); with None it raises,
     since ``"1.5"`` could mean bytes or gibibytes. Raises ValueError, naming
     memory_limit and the value, for a bool, unparsable text, an unknown or
-    missing unit, or less than 1 byte.
+    missing unit, less than 1 byte, or a float of bytes under 1024.
     """
     if value is None:
         return None
@@ -111,6 +111,12 @@ def parse_memory_limit(value, default_unit: str | None = None) -> int | None:
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ValueError(f"memory_limit must be a finite number of {plain}, got {value!r}")
+        if default_unit is None and not isinstance(value, numbers.Integral) and value < 1024:
+            # No budget fits in a few bytes, so a float such as 1.5 most likely meant GiB.
+            raise ValueError(
+                f"memory_limit is a number of bytes, got {value!r}; for a size in other "
+                f"units pass text such as '{value!r}GiB'"
+            )
         size = math.floor(value)
     else:
         raise ValueError(

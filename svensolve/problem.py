@@ -105,6 +105,10 @@ class Condition:
             )
         if self.loss is not None:
             RobustLoss(self.loss, self.f_scale)  # raises on an unknown loss or bad f_scale
+        elif not (math.isfinite(self.f_scale) and self.f_scale > 0):
+            raise ValueError(
+                f"condition {self.name!r}: f_scale must be finite and > 0, got {self.f_scale!r}"
+            )
         if self.sampler is not None and not callable(self.sampler):
             raise TypeError(
                 f"condition {self.name!r}: sampler must be callable, got {type(self.sampler)}"
@@ -116,6 +120,12 @@ class Condition:
         if self.batched and self.points is None:
             raise ValueError(f"condition {self.name!r}: batched=True needs points")
         if self.points is not None:
+            for leaf in jax.tree.leaves(self.points):
+                if np.asarray(leaf).dtype.kind not in "biuf":
+                    raise TypeError(
+                        f"condition {self.name!r}: points must be arrays of real numbers, "
+                        f"got {leaf!r:.80} with dtype {np.asarray(leaf).dtype}"
+                    )
             object.__setattr__(self, "points", jax.tree.map(jnp.asarray, self.points))
             self.count  # noqa: B018 (validates the leading axes)
             if not getattr(self.fn, "_returns_array", False):
@@ -291,6 +301,11 @@ class Problem:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"condition names must be unique, repeated: {duplicates}")
+        if all(float(c.weight) == 0 for c in conditions):
+            raise ValueError(
+                f"every condition has weight 0 ({', '.join(map(repr, names))}), so the cost is "
+                "0 for any params and there is nothing to solve"
+            )
         self.conditions = tuple(conditions)
         # Compiled evaluators by parameter structure, filled by svensolve.evaluate.
         self.compiled = {}
@@ -375,8 +390,7 @@ class Problem:
             except Exception as error:
                 _name_condition(error, c)
                 raise
-            if not (jnp.issubdtype(shape.dtype, jnp.floating)
-                    or jnp.issubdtype(shape.dtype, jnp.integer)):
+            if not jnp.issubdtype(shape.dtype, jnp.floating):
                 hint = ""
                 if jnp.issubdtype(shape.dtype, jnp.complexfloating):
                     hint = ("; for complex values return the real and imaginary parts as "
@@ -489,6 +503,10 @@ def _name_condition(error: Exception, condition: Condition) -> None:
         if not condition.batched and () in shapes:
             where += ("; a 1-D points array makes each point a single number, so for an fn "
                       "that reads x[0] pass points[:, None]")
+    if isinstance(error, jax.errors.TracerArrayConversionError):
+        where += ("; fn must be written with jax.numpy, as JAX traces it. For a residual "
+                  "function in plain numpy, use svensolve.least_squares, which falls back "
+                  "to finite differences")
     if hasattr(error, "add_note"):
         error.add_note(where)
     else:  # Python 3.10 has no exception notes.

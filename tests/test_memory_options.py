@@ -309,6 +309,7 @@ def test_memory_limit_text_without_unit_uses_default():
         (True, "memory_limit must be a number of bytes or a size .* got True"),
         (float("inf"), "memory_limit must be a finite number of bytes, got inf"),
         (float("nan"), "memory_limit must be a finite number of bytes, got nan"),
+        (1.5, "memory_limit is a number of bytes, got 1.5; .* such as '1.5GiB'"),
     ],
 )
 def test_memory_limit_rejects_bad_values(value, message):

@@ -317,3 +317,33 @@ def test_warnings_point_at_the_calling_line():
         places = [(w.filename, w.lineno, str(w.message)[:60]) for w in caught]
         assert caught, name
         assert all(w.filename == __file__ for w in caught), (name, places)
+
+
+def test_condition_inputs_that_are_no_numbers_are_named():
+    points = np.linspace(0.0, 1.0, 5)[:, None]
+    with pytest.raises(TypeError, match="condition 'c': points must be arrays of real numbers, "
+                                        "got 'abc'"):
+        sv.Condition("c", lambda p, x: p["a"] * x[0], points="abc")
+
+    integers = sv.Problem([sv.Condition("c", lambda p, x: 1, points=points)])
+    with pytest.raises(TypeError, match="condition 'c': .* got dtype int"):
+        sv.minimize(integers, {"a": 1.0}, progress=False)
+
+    fit = sv.Problem([sv.Condition("c", lambda p, x: p["w"] * x[0], points=points)])
+    with pytest.raises(TypeError, match=r"params\['name'\] is 'net' \(str\)"):
+        sv.minimize(fit, {"w": 1.0, "name": "net"}, progress=False)
+
+
+def test_numpy_residual_in_minimize_points_to_least_squares():
+    with pytest.raises(TypeError) as caught:
+        sv.minimize(lambda p: np.asarray(p) - 1.0, np.zeros(3), progress=False)
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "use svensolve.least_squares" in notes
+
+
+def test_all_zero_weights_and_bad_f_scale_are_rejected():
+    with pytest.raises(ValueError, match="every condition has weight 0 .'a', 'b'."):
+        sv.Problem([sv.Condition("a", lambda p: p, weight=0.0),
+                    sv.Condition("b", lambda p: p - 1.0, weight=0)])
+    with pytest.raises(ValueError, match="condition 'a': f_scale must be finite and > 0, got -1"):
+        sv.Condition("a", lambda p: p, f_scale=-1.0)
