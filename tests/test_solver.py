@@ -8,6 +8,7 @@ import pytest
 import scipy.optimize
 
 import svensolve as sv
+from problems.networks import init_mlp, mlp
 from svensolve.linalg import randomized_svd, thin_svd, truncated_svd
 from svensolve.loop import LoopSettings, solve_jit
 from svensolve.step import column_norms, sven_direction
@@ -15,6 +16,19 @@ from svensolve.step import column_norms, sven_direction
 
 def rosenbrock(x):
     return jnp.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]])
+
+
+def getting_started_problem():
+    """Return the PINN of the getting-started page: -u'' = pi^2 sin(pi x), u(0) = u(1) = 0."""
+
+    def pde(params, x):
+        u_xx = jax.grad(jax.grad(lambda t: mlp(params, jnp.array([t]))))(x[0])
+        return -u_xx - jnp.pi**2 * jnp.sin(jnp.pi * x[0])
+
+    return sv.Problem([
+        sv.Condition("pde", pde, points=np.linspace(0, 1, 50)[1:-1, None]),
+        sv.Condition("boundary", mlp, points=np.array([[0.0], [1.0]])),
+    ])
 
 
 def linear_system(rows, cols, rank=None, seed=0):
@@ -471,16 +485,7 @@ def test_rank_covering_all_values_keeps_cutoff_ladder():
 def test_default_rtol_plateau_is_not_success(control):
     # A fixed or trust-region control steps with rtol 1e-7 alone, whether rtol
     # is the default or given, so the same run ends with the same status.
-    from problems.networks import init_mlp, mlp
-
-    def pde(params, x):
-        u_xx = jax.grad(jax.grad(lambda t: mlp(params, jnp.array([t]))))(x[0])
-        return -u_xx - jnp.pi**2 * jnp.sin(jnp.pi * x[0])
-
-    problem = sv.Problem([
-        sv.Condition("pde", pde, points=np.linspace(0, 1, 50)[1:-1, None]),
-        sv.Condition("boundary", mlp, points=np.array([[0.0], [1.0]])),
-    ])
+    problem = getting_started_problem()
     params = init_mlp(jax.random.PRNGKey(0), [1, 16, 16, 1])
     runs = [sv.minimize(problem, params, control=control, rtol=rtol, max_iter=60,
                         progress=False) for rtol in (None, 1e-7)]
@@ -540,16 +545,7 @@ def test_warm_start_at_solution_is_success():
     # The getting-started PINN. From its own solution no step lowers the cost,
     # and r has no larger start value to be small against: what is left of r
     # lies on singular values at the rounding floor, and is noise elsewhere.
-    from problems.networks import init_mlp, mlp
-
-    def pde(params, x):
-        u_xx = jax.grad(jax.grad(lambda t: mlp(params, jnp.array([t]))))(x[0])
-        return -u_xx - jnp.pi**2 * jnp.sin(jnp.pi * x[0])
-
-    problem = sv.Problem([
-        sv.Condition("pde", pde, points=np.linspace(0, 1, 50)[1:-1, None]),
-        sv.Condition("boundary", mlp, points=np.array([[0.0], [1.0]])),
-    ])
+    problem = getting_started_problem()
     first = sv.minimize(problem, init_mlp(jax.random.PRNGKey(0), [1, 16, 16, 1]),
                         max_iter=200, progress=False)
     again = sv.minimize(problem, first.params, max_iter=50, progress=False)
