@@ -23,7 +23,7 @@ def points_mismatch():
     sv.Condition("data", lambda p, xy: p[0], points=(jnp.ones(3), jnp.ones(4)))
 
 
-def nan_at_point():
+def inf_at_point():
     points = jnp.array([[0.0], [1.0]])
     problem = sv.Problem([sv.Condition("pde", lambda p, x: p[0] / x[0], points=points)])
     sv.minimize(problem, jnp.array([1.0]))
@@ -41,7 +41,7 @@ CASES = [
     ("2-D x0", lambda: sv.least_squares(fit, np.ones((1, 2)))),
     ("fun returns 2-D", lambda: sv.least_squares(lambda b: jnp.ones((2, 2)) * b[0], [1.0])),
     ("inf residual at x0", lambda: sv.least_squares(lambda b: jnp.array([jnp.inf, b[0]]), [1.0])),
-    ("NaN at one collocation point", nan_at_point),
+    ("inf at one collocation point", inf_at_point),
     ("integer params", lambda: sv.minimize(lambda p: p["w"] * 1.0, {"w": jnp.array([1, 2])})),
     ("complex params", lambda: sv.minimize(lambda p: jnp.abs(p[0]), [jnp.array([1j])])),
     ("empty Problem", lambda: sv.Problem([])),

@@ -396,7 +396,7 @@ class Problem:
                     hint = ("; for complex values return the real and imaginary parts as "
                             "separate residuals, e.g. jnp.concatenate([z.real, z.imag])")
                 raise TypeError(
-                    f"condition {c.name!r}: fn must return real floating-point residuals, got "
+                    f"condition {c.name!r} must return real floating-point residuals, got "
                     f"dtype {shape.dtype}{hint}"
                 )
             size = shape.shape[0]
@@ -450,7 +450,8 @@ class Problem:
             if condition.scale != 0 and not np.any(rows):
                 user_warnings.warn(
                     f"condition {condition.name!r} does not depend on the parameters at the "
-                    "start (its Jacobian rows are zero); check that its fn uses params"
+                    "start (its Jacobian rows are zero); check that its residuals use the "
+                    "parameters"
                 )
 
 

@@ -188,7 +188,7 @@ def test_non_numeric_residuals_are_rejected(fun, dtype):
 def test_boolean_condition_is_rejected():
     problem = sv.Problem([sv.Condition("inside", lambda p, x: x[0] < p["r"],
                                        points=np.linspace(0.0, 1.0, 5)[:, None])])
-    with pytest.raises(TypeError, match="condition 'inside': .* got dtype bool$"):
+    with pytest.raises(TypeError, match="condition 'inside' must return real .* got dtype bool$"):
         sv.minimize(problem, {"r": 0.5}, progress=False)
 
 
@@ -326,7 +326,7 @@ def test_condition_inputs_that_are_no_numbers_are_named():
         sv.Condition("c", lambda p, x: p["a"] * x[0], points="abc")
 
     integers = sv.Problem([sv.Condition("c", lambda p, x: 1, points=points)])
-    with pytest.raises(TypeError, match="condition 'c': .* got dtype int"):
+    with pytest.raises(TypeError, match="condition 'c' must return real .* got dtype int"):
         sv.minimize(integers, {"a": 1.0}, progress=False)
 
     fit = sv.Problem([sv.Condition("c", lambda p, x: p["w"] * x[0], points=points)])
