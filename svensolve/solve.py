@@ -50,8 +50,8 @@ ROUNDING_SHARE = 1e4
 # precision if the part of r on the singular directions above RESOLVED_SHARE
 # times the rounding floor is at most NOISE_MARGIN times the rounding noise
 # of r (`_Run._resolved_part_is_noise`). The noise comes from the
-# NOISE_ORDER-th differences of r at points NOISE_SPACING * eps * |x| apart,
-# where the smooth part of r cancels.
+# NOISE_ORDER-th differences of r at points where each parameter moves by
+# NOISE_SPACING * eps * |x_i| per point, so the smooth part of r cancels.
 # At the getting-started PINN's solution, that part was 5.7e-15 and the
 # noise 4.0e-15 to 5.6e-15 for spacings 1e1 to 1e7 and orders 2 to 6, while
 # ||r|| was 3.0e-12: 99% of r lay on 3 singular values between 7e-14 and
@@ -956,7 +956,9 @@ class _Run:
         converged PINN ends there, with no larger start residual to compare with.
         """
         values = factors.s
-        if values.size == 0 or not values[0] > 0:
+        # With a robust loss the point holds the rescaled residual, which the
+        # raw residuals sampled for the noise would not match.
+        if not self.loss.is_linear or values.size == 0 or not values[0] > 0:
             return False
         eps = np.finfo(point.x.dtype).eps
         floor = RESOLVED_SHARE * eps * max(point.residual.size, point.x.size) * values[0]
@@ -981,9 +983,10 @@ class _Run:
         x = point.x
         eps = np.finfo(x.dtype).eps
         signs = np.where(np.arange(x.size) % 2 == 0, 1.0, -1.0).astype(x.dtype)
-        # Zero entries (a network's biases) move by the mean size of the others.
-        sizes = np.abs(x) + np.mean(np.abs(x)) + np.finfo(x.dtype).tiny
-        offsets = NOISE_SPACING * eps * sizes * signs
+        # Each entry moves in its own units, so a large parameter does not make
+        # the others move far enough for the curvature of r to show. Zero
+        # entries stay, which only lowers the estimate.
+        offsets = NOISE_SPACING * eps * np.abs(x) * signs
         trials = np.stack([x + j * offsets for j in range(1, NOISE_ORDER + 1)])
         trials = np.stack([bounds.project(self.box, trial) for trial in trials])
         values = self.evaluator.trial_residuals(trials)
