@@ -815,14 +815,7 @@ class _Run:
         self._polish(point, gauss_newton.step, jacobian)
         if gtol_holds:
             return Status.GTOL
-        # Columns held on a bound are zero, so they are not directions the cutoff dropped.
-        free = jacobian.shape[1] - int(np.count_nonzero(self.active))
-        # A ladder ends at rounding level, so its steps cut no direction by
-        # choice. The trust region it may fall back to cuts only to regularise.
-        # A fixed or trust-region control chosen by the caller steps with rtol alone.
-        ladder = len(self.cutoffs) > 1 and (self.control == "line-search" or self.fallback)
-        cut = gauss_newton.rank < min(jacobian.shape[0], free) and not ladder
-        if cut and not self._gtol_holds_at_best():
+        if self._cut_by_choice(jacobian, gauss_newton.rank) and not self._gtol_holds_at_best():
             # Converged only on the kept subspace while r still leans on a cut
             # direction: calling this success would hide a wrong result.
             return Status.ROUNDING if self._at_rounding_level(point) else Status.PLATEAU
@@ -896,6 +889,16 @@ class _Run:
         if kept:
             self.best = _Point(x, residual, cost)
 
+    def _cut_by_choice(self, jacobian, rank: int) -> bool:
+        """Return whether the step's cutoff dropped directions that rounding did not force."""
+        # Columns held on a bound are zero, so they are not directions the cutoff dropped.
+        free = jacobian.shape[1] - int(np.count_nonzero(self.active))
+        # A ladder ends at rounding level, so its steps cut no direction by
+        # choice. The trust region it may fall back to cuts only to regularise.
+        # A fixed or trust-region control chosen by the caller steps with rtol alone.
+        ladder = len(self.cutoffs) > 1 and (self.control == "line-search" or self.fallback)
+        return rank < min(jacobian.shape[0], free) and not ladder
+
     def _status_without_progress(self, point: _Point, jacobian, factors) -> Status:
         """Converged to working precision, or NO_PROGRESS.
 
@@ -930,10 +933,16 @@ class _Run:
             self._at_rounding_level(point) or self._resolved_part_is_noise(point, factors)
         ):
             status = Status.ROUNDING
-        if status != Status.NO_PROGRESS:
-            # The damped steps failed on rounding, but the undamped one may
-            # still move x closer: in float32 it recovers the last digits.
-            self._polish(point, gauss_newton.step, jacobian)
+        if status == Status.NO_PROGRESS:
+            return status
+        # The damped steps failed on rounding, but the undamped one may still
+        # move x closer: in float32 it recovers the last digits.
+        self._polish(point, gauss_newton.step, jacobian)
+        cut = self._cut_by_choice(jacobian, gauss_newton.rank)
+        if status != Status.ROUNDING and cut and not self._gtol_holds_at_best():
+            # As in `_converged_at`: small steps on the kept subspace, while r
+            # still leans on a direction the cutoff dropped, are a plateau.
+            return Status.PLATEAU
         return status
 
     def _at_rounding_level(self, point: _Point) -> bool:

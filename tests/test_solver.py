@@ -569,3 +569,17 @@ def test_progress_bar_shows_current_cost_and_total():
     assert (reporter.bar.n, reporter.bar.total) == (4, 10)
     assert "cost=1.500e-03" in str(reporter.bar)  # this iteration's cost, not the last one's
     reporter.close()
+
+
+def test_stalled_warm_start_with_coarse_rtol_is_plateau():
+    # rtol=1e-3 cuts directions the PINN needs. Started after 5 iterations the
+    # stall path used to call the small steps on the kept subspace ftol success.
+    problem = getting_started_problem()
+    start = init_mlp(jax.random.PRNGKey(0), [1, 16, 16, 1])
+    part = sv.minimize(problem, start, max_iter=5, progress=False)
+    warm = sv.minimize(problem, part.params, rtol=1e-3, max_iter=200, progress=False)
+    cold = sv.minimize(problem, start, rtol=1e-3, max_iter=200, progress=False)
+
+    assert cold.status == sv.Status.PLATEAU
+    assert warm.status == sv.Status.PLATEAU
+    assert not warm.success
