@@ -385,10 +385,7 @@ def _least_squares_evaluator(fun, x0, jac, verbose):
     start_value = np.asarray(output)
     if start_value.dtype == object:
         # numpy makes None or a dict a 0-d object array, later read as NaN.
-        raise TypeError(
-            f"fun must return a 1-D array of residuals, got {type(output).__name__}: "
-            f"{output!r:.200}"
-        )
+        raise _not_an_array(output)
     if start_value.dtype.kind not in "fiuc":  # complex gets its own error later
         raise TypeError(
             f"fun must return real numbers as residuals, got dtype {start_value.dtype}"
@@ -407,14 +404,12 @@ def _traced_shape(fun, traced_fun, x0) -> tuple:
     try:
         return jax.eval_shape(traced_fun, x0).shape, None
     except Exception as error:  # noqa: BLE001 (any failure means: use numpy)
-        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        reason = _error_summary(error)
     try:
         output = jax.eval_shape(fun, x0)
     except Exception:  # noqa: BLE001 (fun itself does not trace: use numpy)
         return None, reason
-    raise TypeError(
-        f"fun must return a 1-D array of residuals, got {type(output).__name__}: {output!r:.200}"
-    )
+    raise _not_an_array(output)
 
 
 def _jacobian_failure(problem: Problem, x0) -> str | None:
@@ -427,8 +422,21 @@ def _jacobian_failure(problem: Problem, x0) -> str | None:
     try:
         jax.eval_shape(problem.jacobian, jnp.asarray(x0))
     except Exception as error:  # noqa: BLE001 (any failure means: use finite differences)
-        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        return _error_summary(error)
     return None
+
+
+def _error_summary(error: Exception) -> str:
+    """Return the error's type and the first line of its message."""
+    text = str(error)
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _not_an_array(output) -> TypeError:
+    """Return the error for a fun whose output (None, a dict) is no array of residuals."""
+    return TypeError(
+        f"fun must return a 1-D array of residuals, got {type(output).__name__}: {output!r:.200}"
+    )
 
 
 def _check_vector_output(shape) -> None:

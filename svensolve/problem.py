@@ -121,10 +121,11 @@ class Condition:
             raise ValueError(f"condition {self.name!r}: batched=True needs points")
         if self.points is not None:
             for leaf in jax.tree.leaves(self.points):
-                if np.asarray(leaf).dtype.kind not in "biuf":
+                dtype = np.asarray(leaf).dtype
+                if dtype.kind not in "biuf":
                     raise TypeError(
                         f"condition {self.name!r}: points must be arrays of real numbers, "
-                        f"got {leaf!r:.80} with dtype {np.asarray(leaf).dtype}"
+                        f"got {leaf!r:.80} with dtype {dtype}"
                     )
             object.__setattr__(self, "points", jax.tree.map(jnp.asarray, self.points))
             self.count  # noqa: B018 (validates the leading axes)
@@ -408,9 +409,7 @@ class Problem:
                 )
             blocks.append(Block(c.name, start, start + size, c.count, c.loss, c.f_scale))
             start += size
-            if jnp.issubdtype(shape.dtype, jnp.floating) and (
-                np.dtype(shape.dtype).itemsize > param_dtype.itemsize
-            ):
+            if np.dtype(shape.dtype).itemsize > param_dtype.itemsize:
                 wider.append(f"{c.name!r} ({np.dtype(shape.dtype)})")
         if wider:
             single = len(wider) == 1

@@ -172,7 +172,7 @@ class _Run:
         finally:
             self.reporter.close()
             if options.checkpoint is not None:
-                self._save_final_checkpoint()
+                self._try_checkpoint()
         return self._result(status)
 
     def _attach_best_result(self, error: Exception) -> bool:
@@ -311,10 +311,6 @@ class _Run:
     def _smallest_cutoff(self) -> float:
         """Return the rtol of the termination tests: the smallest one the steps may use."""
         return self.cutoffs[-1] if self.control == "line-search" else self.rtol
-
-    def _save_final_checkpoint(self) -> None:
-        """Write the last checkpoint; a failure warns so the result is still returned."""
-        self._try_checkpoint()
 
     def _try_checkpoint(self) -> None:
         """Write a checkpoint; a failure warns once per solve and the solve goes on.
@@ -469,13 +465,20 @@ class _Run:
         solve repeats the unfinished iteration as an uninterrupted one would.
         """
         self.point, self.control_state = point, state
-        self.committed = (" -> ".join(self.controls_used), self.nit, self.nfev, self.njev,
-                          len(self.history), self.restart_cost, self.short_steps,
-                          self.rejected_draws)
+        self.committed = self._resume_place()
+
+    def _resume_place(self) -> tuple:
+        """Return the controls used, nit, nfev, njev, history length and step counts now."""
+        return (" -> ".join(self.controls_used), self.nit, self.nfev, self.njev,
+                len(self.history), self.restart_cost, self.short_steps, self.rejected_draws)
 
     def _nfev_spent(self) -> bool:
+        return not self._nfev_room(1)
+
+    def _nfev_room(self, count: int) -> bool:
+        """Return whether max_nfev allows ``count`` more residual evaluations."""
         limit = self.options.max_nfev
-        return limit is not None and self.nfev >= limit
+        return limit is None or self.nfev + count <= limit
 
     def _time_is_up(self) -> bool:
         limit = self.options.time_limit
@@ -613,9 +616,7 @@ class _Run:
         """Write the current point, best point, control state, counters and history."""
         state = self.control_state
         path, nit, nfev, njev, rows, restart_cost, short_steps, rejected_draws = (
-            self.committed or (" -> ".join(self.controls_used), self.nit, self.nfev, self.njev,
-                               len(self.history), self.restart_cost, self.short_steps,
-                               self.rejected_draws)
+            self.committed or self._resume_place()
         )
         arrays = {
             "x": self.point.x,
@@ -884,9 +885,9 @@ class _Run:
         # For a network ||J x|| is no model size, and the bound above let a
         # float32 PINN end 4% above its best cost: cap the rise.
         rounding = min(rounding, POLISH_MAX_RISE * self.best.cost)
-        kept = bool(np.isfinite(cost) and cost <= self.best.cost + rounding)
-        self.reporter.polish(cost, kept)
-        if kept:
+        accepted = bool(np.isfinite(cost) and cost <= self.best.cost + rounding)
+        self.reporter.polish(cost, accepted)
+        if accepted:
             self.best = _Point(x, residual, cost)
 
     def _cut_by_choice(self, jacobian, rank: int) -> bool:
@@ -965,7 +966,7 @@ class _Run:
         converged PINN ends there, with no larger start residual to compare with.
         """
         values = factors.s
-        # With a robust loss the point holds the rescaled residual, which the
+        # With a robust loss the point contains the rescaled residual, which the
         # raw residuals sampled for the noise would not match.
         if not self.loss.is_linear or values.size == 0 or not values[0] > 0:
             return False
@@ -986,8 +987,7 @@ class _Run:
         binomial(2k, k) sigma^2 per entry. The smooth part of r adds only h^k
         times a k-th derivative.
         """
-        limit = self.options.max_nfev
-        if limit is not None and self.nfev + NOISE_ORDER > limit:
+        if not self._nfev_room(NOISE_ORDER):
             return None
         x = point.x
         eps = np.finfo(x.dtype).eps
