@@ -204,7 +204,7 @@ SMALL_FUNCTION_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusi
 
 
 def _jit_small(fn: Callable) -> Callable:
-    """``jax.jit(fn)`` with `SMALL_FUNCTION_OPTIONS`, or without them where XLA lacks one."""
+    """Return ``jax.jit(fn)`` with `SMALL_FUNCTION_OPTIONS`, or without them where XLA lacks one."""
     compiled = {"fn": jax.jit(fn, compiler_options=SMALL_FUNCTION_OPTIONS)}
 
     def call(*args):

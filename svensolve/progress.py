@@ -56,10 +56,10 @@ class ProgressReporter:
                 f"{row['damping']:>10.2e} {row['step_length']:>10.2e} {row['time']:>9.3f}"
             )
 
-    def polish(self, cost: float, kept: bool) -> None:
+    def polish(self, cost: float, accepted: bool) -> None:
         """Show the final undamped step, which the table's iterations do not include."""
         if self.verbose >= 2:
-            print(f"{'polish':>9} {cost:>14.6e} {str(kept):>8}")
+            print(f"{'polish':>9} {cost:>14.6e} {str(accepted):>8}")
 
     def resume_at(self, nit: int) -> None:
         """Start an iteration bar at ``nit``, the iterations of the run being resumed."""

@@ -95,7 +95,7 @@ def test_checkpoint_mode_follows_umask(tmp_path, umask):
     assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
 
 
-def test_failed_periodic_write_warns_and_solve_goes_on(tmp_path):
+def test_failed_checkpoint_write_continues(tmp_path):
     problem, params = small_pinn()
     directory = tmp_path / "runs"
     directory.mkdir()

@@ -76,7 +76,7 @@ def test_boxbod_start_one_plateau_is_not_success():
 
 def test_huber_stall_is_not_success():
     # With huber and a tiny f_scale the solve stalls above scipy's cost. The
-    # rounding-noise test must not call that success: the point holds the
+    # rounding-noise test must not call that success: the point contains the
     # loss-rescaled residual, not the raw one the noise is sampled from.
     t = np.linspace(0.0, 4.0, 60)
     observed = 3.0 * np.exp(-0.7 * t) + 0.3 * np.sin(3.0 * t)

@@ -571,7 +571,7 @@ def test_progress_bar_shows_current_cost_and_total():
     reporter.close()
 
 
-def test_stalled_warm_start_with_coarse_rtol_is_plateau():
+def test_coarse_rtol_warm_start_is_plateau():
     # rtol=1e-3 cuts directions the PINN needs. Started after 5 iterations the
     # stall path used to call the small steps on the kept subspace ftol success.
     problem = getting_started_problem()

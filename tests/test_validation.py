@@ -341,9 +341,12 @@ def test_numpy_residual_in_minimize_points_to_least_squares():
     assert "use svensolve.least_squares" in notes
 
 
-def test_all_zero_weights_and_bad_f_scale_are_rejected():
+def test_all_zero_weights_are_rejected():
     with pytest.raises(ValueError, match="every condition has weight 0 .'a', 'b'."):
         sv.Problem([sv.Condition("a", lambda p: p, weight=0.0),
                     sv.Condition("b", lambda p: p - 1.0, weight=0)])
+
+
+def test_nonpositive_f_scale_is_rejected():
     with pytest.raises(ValueError, match="condition 'a': f_scale must be finite and > 0, got -1"):
         sv.Condition("a", lambda p: p, f_scale=-1.0)
